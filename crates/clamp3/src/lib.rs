@@ -1,0 +1,1 @@
+//! CLaMP 3 library.

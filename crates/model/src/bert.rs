@@ -1,0 +1,342 @@
+//! The post-LN BERT encoder shared by the three CLaMP 3 encoders (CLAMP3.md §3.2), with the two
+//! embedding front ends: token ids (BERT / XLM-R) and ready-made input vectors (M3, audio).
+//!
+//! Written on candle primitives rather than `candle-transformers`' BERT because two encoders
+//! take `inputs_embeds`, and because training needs differentiable LayerNorm/softmax: when a
+//! weight is a trainable variable the composed (differentiable) forms are used, otherwise the
+//! fused inference kernels.
+
+use candle_core::{DType, Device, Module, Result, Tensor, D};
+use candle_nn::{Linear, VarBuilder};
+
+use crate::config::BertConfig;
+use crate::ops;
+
+/// LayerNorm over the last axis.
+#[derive(Debug, Clone)]
+pub struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+    eps: f64,
+}
+
+impl LayerNorm {
+    /// Loads `weight` and `bias` of size `size`.
+    pub fn load(size: usize, eps: f64, vb: VarBuilder) -> Result<Self> {
+        Ok(LayerNorm {
+            weight: vb.get(size, "weight")?,
+            bias: vb.get(size, "bias")?,
+            eps,
+        })
+    }
+
+    /// Normalises `x` over its last axis.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if x.track_op() || self.weight.track_op() || self.bias.track_op() {
+            let mean = x.mean_keepdim(D::Minus1)?;
+            let xc = x.broadcast_sub(&mean)?;
+            let var = xc.sqr()?.mean_keepdim(D::Minus1)?;
+            let xn = xc.broadcast_div(&(var + self.eps)?.sqrt()?)?;
+            xn.broadcast_mul(&self.weight)?.broadcast_add(&self.bias)
+        } else {
+            ops::layer_norm(x, &self.weight, &self.bias, self.eps)
+        }
+    }
+}
+
+/// Softmax over the last axis; differentiable when `x` is tracked.
+fn softmax_last_dim(x: &Tensor) -> Result<Tensor> {
+    if x.track_op() {
+        candle_nn::ops::softmax(x, D::Minus1)
+    } else {
+        candle_nn::ops::softmax_last_dim(x)
+    }
+}
+
+fn linear(i: usize, o: usize, vb: VarBuilder) -> Result<Linear> {
+    candle_nn::linear(i, o, vb)
+}
+
+/// Multi-head self-attention followed by the output projection, residual and LayerNorm.
+#[derive(Debug, Clone)]
+struct Attention {
+    query: Linear,
+    key: Linear,
+    value: Linear,
+    output: Linear,
+    norm: LayerNorm,
+    heads: usize,
+    head_dim: usize,
+}
+
+impl Attention {
+    fn load(c: &BertConfig, vb: VarBuilder) -> Result<Self> {
+        let h = c.hidden_size;
+        let s = vb.pp("self");
+        let o = vb.pp("output");
+        Ok(Attention {
+            query: linear(h, h, s.pp("query"))?,
+            key: linear(h, h, s.pp("key"))?,
+            value: linear(h, h, s.pp("value"))?,
+            output: linear(h, h, o.pp("dense"))?,
+            norm: LayerNorm::load(h, c.layer_norm_eps, o.pp("LayerNorm"))?,
+            heads: c.num_attention_heads,
+            head_dim: h / c.num_attention_heads,
+        })
+    }
+
+    /// `x`: [B, L, H]; `mask_bias`: [B, 1, 1, L] additive (0 or f32::MIN).
+    fn forward(&self, x: &Tensor, mask_bias: &Tensor) -> Result<Tensor> {
+        let (b, l, h) = x.dims3()?;
+        let split = |t: Tensor| -> Result<Tensor> {
+            t.reshape((b, l, self.heads, self.head_dim))?
+                .transpose(1, 2)?
+                .contiguous()
+        };
+        let q = split(self.query.forward(x)?)?;
+        let k = split(self.key.forward(x)?)?;
+        let v = split(self.value.forward(x)?)?;
+        let scores = q.matmul(&k.t()?)?;
+        let scores = (scores / (self.head_dim as f64).sqrt())?.broadcast_add(mask_bias)?;
+        let probs = softmax_last_dim(&scores)?;
+        let ctx = probs
+            .matmul(&v)?
+            .transpose(1, 2)?
+            .contiguous()?
+            .reshape((b, l, h))?;
+        let out = self.output.forward(&ctx)?;
+        self.norm.forward(&(out + x)?)
+    }
+}
+
+/// One post-LN transformer layer.
+#[derive(Debug, Clone)]
+struct Layer {
+    attention: Attention,
+    intermediate: Linear,
+    output: Linear,
+    norm: LayerNorm,
+}
+
+impl Layer {
+    fn load(c: &BertConfig, vb: VarBuilder) -> Result<Self> {
+        Ok(Layer {
+            attention: Attention::load(c, vb.pp("attention"))?,
+            intermediate: linear(
+                c.hidden_size,
+                c.intermediate_size,
+                vb.pp("intermediate.dense"),
+            )?,
+            output: linear(c.intermediate_size, c.hidden_size, vb.pp("output.dense"))?,
+            norm: LayerNorm::load(c.hidden_size, c.layer_norm_eps, vb.pp("output.LayerNorm"))?,
+        })
+    }
+
+    fn forward(&self, x: &Tensor, mask_bias: &Tensor) -> Result<Tensor> {
+        let x = self.attention.forward(x, mask_bias)?;
+        let h = self.intermediate.forward(&x)?.gelu_erf()?;
+        let h = self.output.forward(&h)?;
+        self.norm.forward(&(h + x)?)
+    }
+}
+
+/// How position ids are formed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Positions {
+    /// `0..L` (BERT).
+    Absolute,
+    /// `cumsum(id != pad) * (id != pad) + pad` from the token ids (RoBERTa / XLM-R).
+    FromIds {
+        /// The padding id.
+        pad: u32,
+    },
+}
+
+/// Embedding layer: (input + token-type row 0) + position, then LayerNorm, in transformers'
+/// order of additions.
+#[derive(Debug, Clone)]
+pub struct Embeddings {
+    word: Option<Tensor>,
+    position: Tensor,
+    token_type: Tensor,
+    norm: LayerNorm,
+    positions: Positions,
+}
+
+impl Embeddings {
+    /// Loads the embedding tables; the word table only when `with_words` (the M3 and audio
+    /// encoders never use theirs).
+    pub fn load(
+        c: &BertConfig,
+        positions: Positions,
+        with_words: bool,
+        vb: VarBuilder,
+    ) -> Result<Self> {
+        let word = if with_words {
+            Some(vb.get((c.vocab_size, c.hidden_size), "word_embeddings.weight")?)
+        } else {
+            None
+        };
+        let position = vb.get(
+            (c.max_position_embeddings, c.hidden_size),
+            "position_embeddings.weight",
+        )?;
+        let token_type = vb
+            .get(
+                (c.type_vocab_size, c.hidden_size),
+                "token_type_embeddings.weight",
+            )?
+            .narrow(0, 0, 1)?;
+        Ok(Embeddings {
+            word,
+            position,
+            token_type,
+            norm: LayerNorm::load(c.hidden_size, c.layer_norm_eps, vb.pp("LayerNorm"))?,
+            positions,
+        })
+    }
+
+    fn position_ids(&self, ids: &Tensor) -> Result<Tensor> {
+        let (b, l) = ids.dims2()?;
+        match self.positions {
+            Positions::Absolute => Tensor::arange(0u32, l as u32, ids.device())?
+                .unsqueeze(0)?
+                .repeat((b, 1)),
+            Positions::FromIds { pad } => {
+                let rows = ids.to_vec2::<u32>()?;
+                let mut out = Vec::with_capacity(b * l);
+                for row in rows {
+                    let mut count = 0u32;
+                    for id in row {
+                        if id != pad {
+                            count += 1;
+                            out.push(count + pad);
+                        } else {
+                            out.push(pad);
+                        }
+                    }
+                }
+                Tensor::from_vec(out, (b, l), ids.device())
+            }
+        }
+    }
+
+    fn finish(&self, x: Tensor, position_ids: &Tensor) -> Result<Tensor> {
+        let (b, l, h) = x.dims3()?;
+        let max = self.position.dim(0)?;
+        if l > max {
+            candle_core::bail!("sequence of {l} positions exceeds the {max} position embeddings");
+        }
+        let pos = self
+            .position
+            .index_select(&position_ids.flatten_all()?, 0)?
+            .reshape((b, l, h))?;
+        let x = x.broadcast_add(&self.token_type)?;
+        self.norm.forward(&(x + pos)?)
+    }
+
+    /// Embeds token ids `[B, L]` (u32).
+    pub fn forward_ids(&self, ids: &Tensor) -> Result<Tensor> {
+        let Some(word) = &self.word else {
+            candle_core::bail!("this encoder has no word embeddings")
+        };
+        let (b, l) = ids.dims2()?;
+        let vocab = word.dim(0)? as u32;
+        if ids.flatten_all()?.max(0)?.to_scalar::<u32>()? >= vocab {
+            candle_core::bail!("token id out of range for a vocabulary of {vocab}");
+        }
+        let x = word
+            .index_select(&ids.flatten_all()?, 0)?
+            .reshape((b, l, word.dim(1)?))?;
+        let pos = self.position_ids(ids)?;
+        if let Positions::FromIds { .. } = self.positions {
+            let max_pos = pos.flatten_all()?.max(0)?.to_scalar::<u32>()? as usize;
+            if max_pos >= self.position.dim(0)? {
+                candle_core::bail!("sequence too long for the position embeddings");
+            }
+        }
+        self.finish(x, &pos)
+    }
+
+    /// Embeds input vectors `[B, L, H]` (positions `0..L`).
+    pub fn forward_embeds(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, l, _) = x.dims3()?;
+        let pos = Tensor::arange(0u32, l as u32, x.device())?
+            .unsqueeze(0)?
+            .repeat((b, 1))?;
+        self.finish(x.clone(), &pos)
+    }
+}
+
+/// A BERT model without pooler: embeddings + post-LN layers.
+#[derive(Debug, Clone)]
+pub struct Bert {
+    /// The embedding front end.
+    pub embeddings: Embeddings,
+    layers: Vec<Layer>,
+}
+
+impl Bert {
+    /// Loads `embeddings.*` and `encoder.layer.{i}.*` under `vb`.
+    pub fn load(
+        c: &BertConfig,
+        positions: Positions,
+        with_words: bool,
+        vb: VarBuilder,
+    ) -> Result<Self> {
+        let embeddings = Embeddings::load(c, positions, with_words, vb.pp("embeddings"))?;
+        let layers = (0..c.num_hidden_layers)
+            .map(|i| Layer::load(c, vb.pp(format!("encoder.layer.{i}"))))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Bert { embeddings, layers })
+    }
+
+    /// Runs the layers over embedded input `x` [B, L, H] with padding mask `mask` [B, L]
+    /// (1 = real, 0 = pad; f32): the last hidden states.
+    pub fn encode(&self, x: Tensor, mask: &Tensor) -> Result<Tensor> {
+        let bias = mask_bias(mask)?;
+        let mut x = x;
+        for layer in &self.layers {
+            x = layer.forward(&x, &bias)?;
+        }
+        Ok(x)
+    }
+
+    /// Last hidden states for token ids.
+    pub fn forward_ids(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let x = self.embeddings.forward_ids(ids)?;
+        self.encode(x, mask)
+    }
+
+    /// Last hidden states for input vectors.
+    pub fn forward_embeds(&self, x: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let x = self.embeddings.forward_embeds(x)?;
+        self.encode(x, mask)
+    }
+}
+
+/// `(1 - mask) * f32::MIN`, shaped [B, 1, 1, L]: transformers' extended attention mask.
+pub fn mask_bias(mask: &Tensor) -> Result<Tensor> {
+    let (b, l) = mask.dims2()?;
+    let m = mask.to_dtype(DType::F32)?;
+    let inv = (m.ones_like()? - m)?;
+    (inv * f64::from(f32::MIN))?.reshape((b, 1, 1, l))
+}
+
+/// Mean of `hidden` [B, L, H] over the positions where `mask` [B, L] is 1.
+pub fn masked_mean(hidden: &Tensor, mask: &Tensor) -> Result<Tensor> {
+    let m = mask.to_dtype(hidden.dtype())?.unsqueeze(D::Minus1)?;
+    let sum = hidden.broadcast_mul(&m)?.sum(1)?;
+    sum.broadcast_div(&m.sum(1)?)
+}
+
+/// A float mask of ones for `lengths` padded to `max_len`: [B, max_len].
+pub fn length_mask(lengths: &[usize], max_len: usize, device: &Device) -> Result<Tensor> {
+    let mut m = vec![0f32; lengths.len() * max_len];
+    for (row, &n) in lengths.iter().enumerate() {
+        for v in &mut m[row * max_len..row * max_len + n.min(max_len)] {
+            *v = 1.0;
+        }
+    }
+    Tensor::from_vec(m, (lengths.len(), max_len), device)
+}

@@ -1,0 +1,334 @@
+//! The CLaMP 3 model: three encoders, masked mean pooling and one projection each (CLAMP3.md §3).
+
+use std::fmt;
+use std::str::FromStr;
+
+use candle_core::{Device, Module, Result, Tensor};
+use candle_nn::{Linear, VarBuilder};
+
+use crate::bert::{masked_mean, Bert, Positions};
+use crate::config::{BertConfig, Clamp3Config, PATCH_VOCAB};
+
+/// The three kinds of input the model embeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Modality {
+    /// Text in any of XLM-R's languages.
+    Text,
+    /// Symbolic music: interleaved ABC or MTF, as M3 patches.
+    Symbolic,
+    /// Audio, as MERT-v1-95M feature vectors.
+    Audio,
+}
+
+impl Modality {
+    /// All modalities, in checkpoint order.
+    pub const ALL: [Modality; 3] = [Modality::Text, Modality::Symbolic, Modality::Audio];
+
+    /// Lower-case name (`text`, `symbolic`, `audio`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Modality::Text => "text",
+            Modality::Symbolic => "symbolic",
+            Modality::Audio => "audio",
+        }
+    }
+}
+
+impl fmt::Display for Modality {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Modality {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "text" => Ok(Modality::Text),
+            "symbolic" => Ok(Modality::Symbolic),
+            "audio" => Ok(Modality::Audio),
+            _ => Err(format!("unknown modality `{s}` (text, symbolic or audio)")),
+        }
+    }
+}
+
+/// The M3 patch encoder: a patch embedding computed as a gather-sum, then BERT.
+#[derive(Debug, Clone)]
+pub struct PatchEncoder {
+    /// `patch_embedding.weight` transposed: row `j * 128 + c` is the column of id `c` at
+    /// position `j`.
+    table: Tensor,
+    bias: Tensor,
+    patch_size: usize,
+    /// The BERT over patch embeddings.
+    pub base: Bert,
+}
+
+impl PatchEncoder {
+    fn load(c: &BertConfig, patch_size: usize, vb: VarBuilder) -> Result<Self> {
+        let h = c.hidden_size;
+        let pe = vb.pp("patch_embedding");
+        let w = pe.get((h, patch_size * PATCH_VOCAB), "weight")?;
+        let table = if w.track_op() {
+            w.t()?
+        } else {
+            w.t()?.contiguous()?
+        };
+        Ok(PatchEncoder {
+            table,
+            bias: pe.get(h, "bias")?,
+            patch_size,
+            base: Bert::load(c, Positions::Absolute, false, vb.pp("base"))?,
+        })
+    }
+
+    /// `bias + Σ_j W[:, j·128 + id_j]` for patches `[B, P, patch_size]` (u32 ids < 128): the
+    /// reference's one-hot + Linear without materialising the one-hot tensor.
+    pub fn embed_patches(&self, patches: &Tensor) -> Result<Tensor> {
+        let (b, p, s) = patches.dims3()?;
+        if s != self.patch_size {
+            candle_core::bail!(
+                "patches have {s} ids, the model expects {}",
+                self.patch_size
+            );
+        }
+        let ids = patches.flatten_all()?.to_vec1::<u32>()?;
+        if let Some(bad) = ids.iter().find(|&&i| i as usize >= PATCH_VOCAB) {
+            candle_core::bail!("patch id {bad} is not below {PATCH_VOCAB}");
+        }
+        let h = self.bias.dim(0)?;
+        let rows: Vec<u32> = ids
+            .iter()
+            .enumerate()
+            .map(|(k, &id)| ((k % s) * PATCH_VOCAB) as u32 + id)
+            .collect();
+        if !self.table.track_op() && self.table.device().is_cpu() {
+            // Fast path: accumulate the table rows of each patch in place, reading the table
+            // straight from its storage.
+            let (storage, layout) = self.table.storage_and_layout();
+            let candle_core::Storage::Cpu(cpu) = &*storage else {
+                candle_core::bail!("patch table is not on the CPU")
+            };
+            let (start, end) = layout
+                .contiguous_offsets()
+                .ok_or_else(|| candle_core::Error::Msg("patch table is not contiguous".into()))?;
+            let table = &cpu.as_slice::<f32>()?[start..end];
+            let bias = self.bias.to_vec1::<f32>()?;
+            let mut out = vec![0f32; b * p * h];
+            use rayon::prelude::*;
+            out.par_chunks_mut(h)
+                .zip(rows.par_chunks(s))
+                .for_each(|(o, patch_rows)| {
+                    for &r in patch_rows {
+                        let row = &table[r as usize * h..(r as usize + 1) * h];
+                        for (acc, w) in o.iter_mut().zip(row) {
+                            *acc += *w;
+                        }
+                    }
+                    for (acc, bb) in o.iter_mut().zip(&bias) {
+                        *acc += *bb;
+                    }
+                });
+            drop(storage);
+            Tensor::from_vec(out, (b, p, h), patches.device())
+        } else {
+            let idx = Tensor::from_vec(rows, b * p * s, patches.device())?;
+            let gathered = self.table.index_select(&idx, 0)?.reshape((b * p, s, h))?;
+            gathered
+                .sum(1)?
+                .reshape((b, p, h))?
+                .broadcast_add(&self.bias)
+        }
+    }
+
+    /// Last hidden states for patches `[B, P, patch_size]` and mask `[B, P]`.
+    pub fn forward(&self, patches: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let x = self.embed_patches(patches)?;
+        self.base.forward_embeds(&x, mask)
+    }
+}
+
+/// What a model was loaded with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parts {
+    /// Load the text encoder.
+    pub text: bool,
+    /// Load the symbolic encoder.
+    pub symbolic: bool,
+    /// Load the audio encoder.
+    pub audio: bool,
+}
+
+impl Parts {
+    /// Every encoder.
+    pub const ALL: Parts = Parts {
+        text: true,
+        symbolic: true,
+        audio: true,
+    };
+
+    /// Only the encoders of the given modalities.
+    pub fn of(modalities: impl IntoIterator<Item = Modality>) -> Self {
+        let mut p = Parts {
+            text: false,
+            symbolic: false,
+            audio: false,
+        };
+        for m in modalities {
+            match m {
+                Modality::Text => p.text = true,
+                Modality::Symbolic => p.symbolic = true,
+                Modality::Audio => p.audio = true,
+            }
+        }
+        p
+    }
+
+    /// Whether `m` is included.
+    pub fn has(&self, m: Modality) -> bool {
+        match m {
+            Modality::Text => self.text,
+            Modality::Symbolic => self.symbolic,
+            Modality::Audio => self.audio,
+        }
+    }
+}
+
+/// CLaMP 3: text (XLM-R), symbolic (M3) and audio encoders with their projections.
+///
+/// Loads only the encoders asked for (see [`Parts`]); asking a missing one for output is an
+/// error.
+#[derive(Debug, Clone)]
+pub struct Clamp3Model {
+    config: Clamp3Config,
+    device: Device,
+    text: Option<(Bert, Linear)>,
+    symbolic: Option<(PatchEncoder, Linear)>,
+    audio: Option<(Bert, Linear)>,
+}
+
+impl Clamp3Model {
+    /// Builds the model from release-layout tensors (`text_model.*`, `text_proj.*`,
+    /// `symbolic_model.*`, `symbolic_proj.*`, `audio_model.*`, `audio_proj.*`).
+    pub fn load(config: &Clamp3Config, parts: Parts, vb: VarBuilder) -> Result<Self> {
+        let p = config.projection_dim;
+        let text = if parts.text {
+            let c = &config.text_config;
+            let bert = Bert::load(
+                c,
+                Positions::FromIds {
+                    pad: c.pad_token_id,
+                },
+                true,
+                vb.pp("text_model"),
+            )?;
+            Some((
+                bert,
+                candle_nn::linear(c.hidden_size, p, vb.pp("text_proj"))?,
+            ))
+        } else {
+            None
+        };
+        let symbolic = if parts.symbolic {
+            let c = &config.symbolic_config;
+            let enc = PatchEncoder::load(c, config.patch_size, vb.pp("symbolic_model"))?;
+            Some((
+                enc,
+                candle_nn::linear(c.hidden_size, p, vb.pp("symbolic_proj"))?,
+            ))
+        } else {
+            None
+        };
+        let audio = if parts.audio {
+            let c = &config.audio_config;
+            let bert = Bert::load(c, Positions::Absolute, false, vb.pp("audio_model"))?;
+            Some((
+                bert,
+                candle_nn::linear(c.hidden_size, p, vb.pp("audio_proj"))?,
+            ))
+        } else {
+            None
+        };
+        Ok(Clamp3Model {
+            config: config.clone(),
+            device: vb.device().clone(),
+            text,
+            symbolic,
+            audio,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Clamp3Config {
+        &self.config
+    }
+
+    /// The device the weights live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Which encoders are loaded.
+    pub fn parts(&self) -> Parts {
+        Parts {
+            text: self.text.is_some(),
+            symbolic: self.symbolic.is_some(),
+            audio: self.audio.is_some(),
+        }
+    }
+
+    fn missing(m: Modality) -> candle_core::Error {
+        candle_core::Error::Msg(format!("the {m} encoder was not loaded"))
+    }
+
+    /// Last hidden states (pre-projection) of one segment batch.
+    ///
+    /// `input` is `[B, L]` u32 token ids (text), `[B, P, patch_size]` u32 patches (symbolic)
+    /// or `[B, T, D]` f32 feature vectors (audio); `mask` is `[B, L]` f32 (1 = real).
+    pub fn hidden_states(
+        &self,
+        modality: Modality,
+        input: &Tensor,
+        mask: &Tensor,
+    ) -> Result<Tensor> {
+        match modality {
+            Modality::Text => {
+                let (bert, _) = self.text.as_ref().ok_or_else(|| Self::missing(modality))?;
+                bert.forward_ids(input, mask)
+            }
+            Modality::Symbolic => {
+                let (enc, _) = self
+                    .symbolic
+                    .as_ref()
+                    .ok_or_else(|| Self::missing(modality))?;
+                enc.forward(input, mask)
+            }
+            Modality::Audio => {
+                let (bert, _) = self.audio.as_ref().ok_or_else(|| Self::missing(modality))?;
+                bert.forward_embeds(input, mask)
+            }
+        }
+    }
+
+    /// Projects pooled states `[B, H]` into the shared space `[B, projection_dim]`.
+    pub fn project(&self, modality: Modality, pooled: &Tensor) -> Result<Tensor> {
+        let proj = match modality {
+            Modality::Text => self.text.as_ref().map(|t| &t.1),
+            Modality::Symbolic => self.symbolic.as_ref().map(|t| &t.1),
+            Modality::Audio => self.audio.as_ref().map(|t| &t.1),
+        }
+        .ok_or_else(|| Self::missing(modality))?;
+        proj.forward(pooled)
+    }
+
+    /// One vector per segment: `proj(masked_mean(last_hidden))`, `[B, projection_dim]`.
+    pub fn global_features(
+        &self,
+        modality: Modality,
+        input: &Tensor,
+        mask: &Tensor,
+    ) -> Result<Tensor> {
+        let h = self.hidden_states(modality, input, mask)?;
+        self.project(modality, &masked_mean(&h, mask)?)
+    }
+}

