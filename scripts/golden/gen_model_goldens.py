@@ -215,12 +215,12 @@ def extract(model, cfg, modality, data):
 def load_input(path, tokenizer, cfg):
     ext = os.path.splitext(path)[1]
     if ext == ".txt":
-        with open(path, "r", encoding="utf-8", newline="") as f:
+        with open(path, "r", encoding="utf-8") as f:  # universal newlines, as the reference
             item = text_item(f.read())
         ids = tokenizer(item, return_tensors="pt")["input_ids"].squeeze(0)
         return "text", ids, ids.numpy().astype(np.int64)
     if ext in (".abc", ".mtf"):
-        with open(path, "r", encoding="utf-8", newline="") as f:
+        with open(path, "r", encoding="utf-8") as f:  # universal newlines, as the reference
             item = f.read()
         patches = torch.tensor(patchilize(item, cfg["patch_size"]))
         return "symbolic", patches, patches.numpy().astype(np.uint8)

@@ -1,1 +1,54 @@
-//! CLaMP 3 library.
+//! CLaMP 3 in Rust: text, sheet music (ABC), performance (MIDI/MTF) and audio (MERT features)
+//! embedded into one 768-dimensional space, with the same numbers as the reference
+//! implementation.
+//!
+//! ```no_run
+//! use clamp3::{Embedder, Modality};
+//! let embedder = Embedder::load("models/saas".as_ref(), &[Modality::Text], &clamp3::Device::Cpu)?;
+//! let v = embedder.embed_text("a lively Irish reel")?;
+//! assert_eq!(v.len(), 768);
+//! # Ok::<(), clamp3::Error>(())
+//! ```
+//!
+//! The model itself lives in [`clamp3_model`], the input formats in [`clamp3_formats`]; this
+//! crate ties them to files.
+
+pub mod embed;
+pub mod hub;
+pub mod input;
+pub mod output;
+pub mod tokenizer;
+pub mod walk;
+
+pub use candle_core::Device;
+pub use clamp3_model::{Clamp3Config, Modality, Sequence};
+pub use embed::{Embedder, Embedding};
+pub use input::{InputError, InputKind};
+
+/// Errors of the library's file-to-embedding operations.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An input file could not be turned into a model input.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The model could not be loaded.
+    #[error(transparent)]
+    Model(#[from] clamp3_model::ModelError),
+    /// The tokenizer could not be loaded.
+    #[error("{}: cannot load tokenizer: {msg}", path.display())]
+    Tokenizer {
+        /// The tokenizer file.
+        path: std::path::PathBuf,
+        /// The cause.
+        msg: String,
+    },
+    /// Text input but the model directory has no `tokenizer.json`.
+    #[error("{}: no tokenizer.json in the model directory (text needs the XLM-R tokenizer; `clamp3 download` fetches it)", dir.display())]
+    NoTokenizer {
+        /// The model directory.
+        dir: std::path::PathBuf,
+    },
+    /// The computation failed.
+    #[error("model computation failed: {0}")]
+    Compute(#[from] candle_core::Error),
+}

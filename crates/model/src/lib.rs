@@ -6,6 +6,7 @@ pub mod bert;
 pub mod clamp3;
 pub mod config;
 pub mod encode;
+pub mod layout;
 pub mod load;
 mod ops;
 pub mod pickle;

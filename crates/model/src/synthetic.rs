@@ -95,3 +95,41 @@ mod tests {
         assert!(ln.iter().all(|v| (0.8..1.2).contains(v)));
     }
 }
+
+struct LazyView {
+    name: String,
+    shape: Vec<usize>,
+}
+
+impl safetensors::View for LazyView {
+    fn dtype(&self) -> safetensors::Dtype {
+        safetensors::Dtype::F32
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> std::borrow::Cow<'_, [u8]> {
+        let n = self.shape.iter().product();
+        let bytes: Vec<u8> = tensor_values(&self.name, n)
+            .into_iter()
+            .flat_map(f32::to_le_bytes)
+            .collect();
+        std::borrow::Cow::Owned(bytes)
+    }
+    fn data_len(&self) -> usize {
+        self.shape.iter().product::<usize>() * 4
+    }
+}
+
+/// Writes a release-layout `.safetensors` file with synthetic weights for `config` (each
+/// tensor is generated when written, so memory stays at one tensor).
+pub fn write_safetensors(
+    config: &crate::Clamp3Config,
+    path: &std::path::Path,
+) -> Result<(), safetensors::SafeTensorError> {
+    let views: Vec<(String, LazyView)> = crate::layout::release_tensors(config)
+        .into_iter()
+        .map(|(name, shape)| (name.clone(), LazyView { name, shape }))
+        .collect();
+    safetensors::serialize_to_file(views, None, path)
+}

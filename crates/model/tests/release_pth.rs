@@ -181,3 +181,41 @@ fn truncated_and_garbage_checkpoints_are_clear_errors() {
         assert!(!err.is_empty());
     }
 }
+
+#[test]
+fn layout_table_matches_the_torch_state_dict() {
+    let w = Weights::open(&repo("fixtures/model/mini/model.pth")).unwrap();
+    let mut want: Vec<(String, Vec<usize>)> = w
+        .names()
+        .iter()
+        .map(|n| (n.to_string(), w.info(n).unwrap().1.to_vec()))
+        .collect();
+    let mut got = clamp3_model::layout::release_tensors(&mini_config());
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn synthetic_safetensors_file_loads_as_a_model_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo("fixtures/model/mini/config.json"),
+        dir.path().join("config.json"),
+    )
+    .unwrap();
+    synthetic::write_safetensors(&mini_config(), &dir.path().join("model.safetensors")).unwrap();
+    let files = ModelFiles::locate(dir.path()).unwrap();
+    let from_file = files.load(Parts::ALL, &Device::Cpu).unwrap();
+    let g = read_goldens("fixtures/model/mini/goldens.safetensors");
+    let seq = Sequence::audio(&g["audio/input"].f32, 8);
+    let v = &from_file.embed(&[&seq], 4).unwrap()[0];
+    assert_close(
+        "synthetic file audio global",
+        v,
+        &g["audio/global"].f32,
+        8,
+        0.999_999,
+        1e-5,
+    );
+}

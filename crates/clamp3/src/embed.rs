@@ -1,0 +1,262 @@
+//! The embedder: files (or strings) in, CLaMP 3 embeddings out.
+
+use std::path::Path;
+
+use candle_core::Device;
+use clamp3_formats::patch::Patchilizer;
+use clamp3_formats::{npy, text};
+use clamp3_model::{Clamp3Model, Modality, ModelFiles, Parts, Sequence};
+
+use crate::input::{InputCause, InputError, InputKind};
+use crate::tokenizer::TextTokenizer;
+use crate::Error;
+
+/// What an input embeds to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Embedding {
+    /// The global vector, `[projection_dim]`, raw (not normalised), as the reference's
+    /// `--get_global`.
+    Global(Vec<f32>),
+    /// Sequence mode: pre-projection last hidden states, row-major `[rows, dim]`.
+    Sequence {
+        /// `rows * dim` values.
+        data: Vec<f32>,
+        /// One row per input item (token, patch or feature vector).
+        rows: usize,
+        /// Hidden size.
+        dim: usize,
+    },
+}
+
+impl Embedding {
+    /// The values, row-major.
+    pub fn data(&self) -> &[f32] {
+        match self {
+            Embedding::Global(v) => v,
+            Embedding::Sequence { data, .. } => data,
+        }
+    }
+
+    /// The shape written to `.npy`: (1, D) for global, (1, L, D) for sequence mode.
+    pub fn npy_shape(&self) -> Vec<usize> {
+        match self {
+            Embedding::Global(v) => vec![1, v.len()],
+            Embedding::Sequence { rows, dim, .. } => vec![1, *rows, *dim],
+        }
+    }
+}
+
+/// A loaded model with its tokenizer and patchilizer.
+#[derive(Debug)]
+pub struct Embedder {
+    model: Clamp3Model,
+    tokenizer: Option<TextTokenizer>,
+    patchilizer: Patchilizer,
+    files: Option<ModelFiles>,
+    /// Segments per forward pass.
+    pub max_batch: usize,
+}
+
+impl Embedder {
+    /// Loads the model at `model` (a directory or a weights file) with the encoders of
+    /// `modalities` only (all three when empty).
+    pub fn load(model: &Path, modalities: &[Modality], device: &Device) -> Result<Self, Error> {
+        let files = ModelFiles::locate(model)?;
+        let parts = if modalities.is_empty() {
+            Parts::ALL
+        } else {
+            Parts::of(modalities.iter().copied())
+        };
+        let tokenizer = if parts.text {
+            let path = files.tokenizer.clone().ok_or_else(|| Error::NoTokenizer {
+                dir: files.dir.clone(),
+            })?;
+            Some(TextTokenizer::from_file(&path)?)
+        } else {
+            None
+        };
+        let model = files.load(parts, device)?;
+        let mut e = Self::from_parts(model, tokenizer);
+        e.files = Some(files);
+        Ok(e)
+    }
+
+    /// Wraps an already built model (e.g. with synthetic weights).
+    pub fn from_parts(model: Clamp3Model, tokenizer: Option<TextTokenizer>) -> Self {
+        let patchilizer =
+            Patchilizer::with_patch_size(model.config().patch_size).unwrap_or_default();
+        Embedder {
+            model,
+            tokenizer,
+            patchilizer,
+            files: None,
+            max_batch: 8,
+        }
+    }
+
+    /// The model.
+    pub fn model(&self) -> &Clamp3Model {
+        &self.model
+    }
+
+    /// The model's files, when it was loaded from disk.
+    pub fn files(&self) -> Option<&ModelFiles> {
+        self.files.as_ref()
+    }
+
+    /// Token ids of a text, as the reference prepares a `.txt` file's content.
+    pub fn text_sequence(&self, content: &str) -> Result<Sequence, InputCause> {
+        let prepared = text::prepare_text(content);
+        if prepared.is_empty() {
+            return Err(InputCause::EmptyText);
+        }
+        let tok = self
+            .tokenizer
+            .as_ref()
+            .ok_or_else(|| InputCause::Model("the text encoder is not loaded".into()))?;
+        Ok(Sequence::Text(
+            tok.encode(&prepared).map_err(InputCause::Tokenizer)?,
+        ))
+    }
+
+    /// Patches of interleaved ABC or MTF text.
+    pub fn symbolic_sequence(&self, content: &str) -> Result<Sequence, InputCause> {
+        let patches = self.patchilizer.encode(content)?;
+        Ok(Sequence::Symbolic {
+            patch_size: patches.patch_size(),
+            ids: patches.to_u32_vec(),
+        })
+    }
+
+    /// Audio sequence from MERT features `[N, D]` (zero BOS/EOS vectors added).
+    pub fn features_sequence(&self, shape: &[usize], data: &[f32]) -> Result<Sequence, InputCause> {
+        let dim = self.model.config().audio_config.hidden_size;
+        match shape {
+            [1, n, d] if *d == dim && *n > 0 => {}
+            _ => {
+                return Err(InputCause::FeatureShape {
+                    found: shape.to_vec(),
+                    dim,
+                })
+            }
+        }
+        if data.iter().any(|v| !v.is_finite()) {
+            return Err(InputCause::Invalid(
+                "features contain NaN or infinite values".into(),
+            ));
+        }
+        Ok(Sequence::audio(data, dim))
+    }
+
+    /// Reads and prepares one input file.
+    pub fn prepare(&self, path: &Path) -> Result<Sequence, InputError> {
+        let kind =
+            InputKind::of(path).ok_or_else(|| InputError::new(path, InputCause::Unsupported))?;
+        let bytes = std::fs::read(path).map_err(|e| InputError::new(path, e))?;
+        self.prepare_bytes(kind, &bytes)
+            .map_err(|c| InputError::new(path, c))
+    }
+
+    /// Prepares the content of an input of `kind`.
+    pub fn prepare_bytes(&self, kind: InputKind, bytes: &[u8]) -> Result<Sequence, InputCause> {
+        match kind {
+            InputKind::Text => {
+                self.text_sequence(&text::read_text(bytes).map_err(InputCause::NotUtf8)?)
+            }
+            InputKind::Abc | InputKind::Mtf => {
+                self.symbolic_sequence(&text::read_text(bytes).map_err(InputCause::NotUtf8)?)
+            }
+            InputKind::Features => {
+                let a = npy::read_npy(bytes)?;
+                self.features_sequence(&a.shape, &a.data)
+            }
+        }
+    }
+
+    /// Embeds prepared sequences (any mix of modalities), batching their segments.
+    pub fn embed_sequences(&self, seqs: &[&Sequence]) -> Result<Vec<Vec<f32>>, Error> {
+        Ok(self.model.embed(seqs, self.max_batch)?)
+    }
+
+    /// Sequence-mode states of one prepared sequence.
+    pub fn embed_sequence_states(&self, seq: &Sequence) -> Result<Embedding, Error> {
+        let (data, dim) = self.model.embed_states(seq, self.max_batch)?;
+        Ok(Embedding::Sequence {
+            rows: seq.len(),
+            data,
+            dim,
+        })
+    }
+
+    /// The global embedding of a text (content as in a `.txt` file).
+    pub fn embed_text(&self, content: &str) -> Result<Vec<f32>, Error> {
+        let seq = self
+            .text_sequence(content)
+            .map_err(|c| InputError::new(Path::new("<text>"), c))?;
+        Ok(self.embed_sequences(&[&seq])?.remove(0))
+    }
+
+    /// Embeds files, returning one result per path in order. Bad files give an error for
+    /// that file only. With `sequence`, returns per-item states instead of global vectors.
+    pub fn embed_files(
+        &self,
+        paths: &[&Path],
+        sequence: bool,
+    ) -> Vec<Result<Embedding, InputError>> {
+        use rayon::prelude::*;
+        let prepared: Vec<Result<Sequence, InputError>> =
+            paths.par_iter().map(|p| self.prepare(p)).collect();
+        let mut out: Vec<Option<Result<Embedding, InputError>>> = Vec::with_capacity(paths.len());
+        let mut ok_idx = Vec::new();
+        let mut ok_seqs = Vec::new();
+        for (i, r) in prepared.into_iter().enumerate() {
+            match r {
+                Ok(s) => {
+                    ok_idx.push(i);
+                    ok_seqs.push(s);
+                    out.push(None);
+                }
+                Err(e) => out.push(Some(Err(e))),
+            }
+        }
+        if sequence {
+            for (i, s) in ok_idx.iter().zip(&ok_seqs) {
+                out[*i] = Some(
+                    self.embed_sequence_states(s)
+                        .map_err(|e| InputError::new(paths[*i], InputCause::Model(e.to_string()))),
+                );
+            }
+        } else {
+            let refs: Vec<&Sequence> = ok_seqs.iter().collect();
+            match self.embed_sequences(&refs) {
+                Ok(vs) => {
+                    for (i, v) in ok_idx.iter().zip(vs) {
+                        out[*i] = Some(Ok(Embedding::Global(v)));
+                    }
+                }
+                // A batch failure: retry one by one so that only the culprit fails.
+                Err(_) => {
+                    for (i, s) in ok_idx.iter().zip(&ok_seqs) {
+                        out[*i] = Some(
+                            self.embed_sequences(&[s])
+                                .map(|mut v| Embedding::Global(v.remove(0)))
+                                .map_err(|e| {
+                                    InputError::new(paths[*i], InputCause::Model(e.to_string()))
+                                }),
+                        );
+                    }
+                }
+            }
+        }
+        out.into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(InputError::new(
+                        Path::new("?"),
+                        InputCause::Model("not embedded".into()),
+                    ))
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,346 @@
+//! The `clamp3` binary end to end: a synthetic tiny model directory, real inputs, outputs
+//! checked against the PyTorch goldens. Needs `scripts/fetch-test-data.sh` (tokenizer).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use clamp3_model::{synthetic, Clamp3Config};
+
+fn repo(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel)
+}
+
+fn clamp3() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_clamp3"))
+}
+
+/// A model directory: the tiny config, synthetic weights, the real XLM-R tokenizer.
+fn tiny_model_dir(dir: &Path) -> PathBuf {
+    let m = dir.join("tiny-model");
+    std::fs::create_dir_all(&m).unwrap();
+    let cfg_text = std::fs::read_to_string(repo("fixtures/model/tiny/config.json")).unwrap();
+    std::fs::write(m.join("config.json"), &cfg_text).unwrap();
+    let cfg = Clamp3Config::from_json(&cfg_text).unwrap();
+    synthetic::write_safetensors(&cfg, &m.join("model.safetensors")).unwrap();
+    let tok = repo("testdata/xlm-roberta/tokenizer.json");
+    assert!(tok.is_file(), "run scripts/fetch-test-data.sh");
+    std::fs::copy(tok, m.join("tokenizer.json")).unwrap();
+    m
+}
+
+fn golden_global(name: &str) -> Vec<f32> {
+    let bytes = std::fs::read(repo("fixtures/model/tiny/goldens.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let v = st.tensor(&format!("{name}/global")).unwrap();
+    v.data()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+fn read_npy(p: &Path) -> clamp3_formats::npy::NpyArray {
+    clamp3_formats::npy::read_npy(
+        &std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
+    )
+    .unwrap()
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum();
+    let n = |v: &[f32]| v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    dot / (n(a) * n(b))
+}
+
+#[test]
+fn embed_folder_mirrors_the_tree_and_matches_goldens() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model_dir(tmp.path());
+    let input = tmp.path().join("music");
+    std::fs::create_dir_all(input.join("scores/bach")).unwrap();
+    std::fs::create_dir_all(input.join("texts")).unwrap();
+    for (src, dst) in [
+        ("bach_bwv66_6.abc", "scores/bach/bwv66.abc"),
+        ("openttd_boogi_marabi.mtf", "scores/boogie.mtf"),
+        ("multilingual.txt", "texts/multilingual.txt"),
+        ("features_long.npy", "features_long.npy"),
+    ] {
+        std::fs::copy(
+            repo(&format!("fixtures/model/inputs/{src}")),
+            input.join(dst),
+        )
+        .unwrap();
+    }
+    std::fs::write(input.join("README.md"), "not an input").unwrap();
+    let out = tmp.path().join("out");
+    let st = clamp3()
+        .args(["embed", "--model"])
+        .arg(&model)
+        .arg("--out")
+        .arg(&out)
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    for (rel, golden) in [
+        ("scores/bach/bwv66.npy", "bach_bwv66_6.abc"),
+        ("scores/boogie.npy", "openttd_boogi_marabi.mtf"),
+        ("texts/multilingual.npy", "multilingual.txt"),
+        ("features_long.npy", "features_long.npy"),
+    ] {
+        let a = read_npy(&out.join(rel));
+        assert_eq!(a.shape, vec![1, 24], "{rel}");
+        let c = cosine(&a.data, &golden_global(golden));
+        assert!(c >= 0.999_999, "{rel}: cosine {c}");
+    }
+    assert!(!out.join("README.npy").exists());
+}
+
+#[test]
+fn bad_files_are_listed_and_strict_sets_the_exit_code() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model_dir(tmp.path());
+    let input = tmp.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(input.join("empty.txt"), "").unwrap();
+    std::fs::write(input.join("garbage.abc"), [0xffu8, 0x00, 0x9c]).unwrap();
+    std::fs::write(
+        input.join("bad.npy"),
+        clamp3_formats::npy::write_npy(&[13, 2, 32], &vec![0.0; 832]),
+    )
+    .unwrap();
+    std::fs::copy(
+        repo("fixtures/model/inputs/en_reel.txt"),
+        input.join("good.txt"),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let run = |strict: bool| {
+        let mut c = clamp3();
+        c.args(["embed", "--model"])
+            .arg(&model)
+            .arg("--out")
+            .arg(&out)
+            .arg(&input);
+        if strict {
+            c.arg("--strict");
+        }
+        c.output().unwrap()
+    };
+    let r = run(false);
+    assert_eq!(r.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&r.stderr);
+    for name in ["empty.txt", "garbage.abc", "bad.npy"] {
+        assert!(err.contains(name), "{err}");
+    }
+    assert!(err.contains("3 failed"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(out.join("good.npy").is_file());
+    assert_eq!(run(true).status.code(), Some(1));
+}
+
+#[test]
+fn existing_outputs_are_replaced_or_explicitly_skipped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model_dir(tmp.path());
+    let out = tmp.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("en_reel.npy"), b"stale").unwrap();
+    let input = repo("fixtures/model/inputs/en_reel.txt");
+    let run = |extra: &[&str]| {
+        let st = clamp3()
+            .args(["embed", "--model"])
+            .arg(&model)
+            .arg("--out")
+            .arg(&out)
+            .args(extra)
+            .arg(&input)
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        String::from_utf8_lossy(&st.stderr).into_owned()
+    };
+    let msg = run(&["--skip-existing"]);
+    assert!(msg.contains("skipped 1 existing"), "{msg}");
+    assert_eq!(std::fs::read(out.join("en_reel.npy")).unwrap(), b"stale");
+    run(&[]);
+    assert_eq!(read_npy(&out.join("en_reel.npy")).shape, vec![1, 24]);
+    // No temporary files left behind.
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1);
+}
+
+#[test]
+fn jsonl_and_sequence_outputs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model_dir(tmp.path());
+    let out = tmp.path().join("emb.jsonl");
+    let inputs = [
+        repo("fixtures/model/inputs/en_reel.txt"),
+        repo("fixtures/model/inputs/features_short.npy"),
+    ];
+    let st = clamp3()
+        .args(["embed", "--format", "jsonl", "--model"])
+        .arg(&model)
+        .arg("--out")
+        .arg(&out)
+        .args(&inputs)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["modality"], "text");
+    assert_eq!(lines[1]["modality"], "audio");
+    let v: Vec<f32> = lines[0]["embedding"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect();
+    assert!(cosine(&v, &golden_global("en_reel.txt")) >= 0.999_999);
+
+    let seq_out = tmp.path().join("seq");
+    let st = clamp3()
+        .args(["embed", "--sequence", "--model"])
+        .arg(&model)
+        .arg("--out")
+        .arg(&seq_out)
+        .arg(&inputs[1])
+        .output()
+        .unwrap();
+    assert!(st.status.success());
+    // 40 feature vectors + the two zero vectors, hidden size 32.
+    assert_eq!(
+        read_npy(&seq_out.join("features_short.npy")).shape,
+        vec![1, 42, 32]
+    );
+}
+
+#[test]
+fn convert_weights_then_embed_gives_the_same_vectors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let m = tmp.path().join("mini");
+    std::fs::create_dir_all(&m).unwrap();
+    std::fs::copy(
+        repo("fixtures/model/mini/config.json"),
+        m.join("config.json"),
+    )
+    .unwrap();
+    let st = clamp3()
+        .arg("convert-weights")
+        .arg(repo("fixtures/model/mini/model.pth"))
+        .arg(m.join("model.safetensors"))
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let abc = repo("fixtures/model/inputs/bach_bwv66_6.abc");
+    let mut outs = Vec::new();
+    for model in [m.clone(), repo("fixtures/model/mini/model.pth")] {
+        let out = tmp.path().join(format!("out{}", outs.len()));
+        let st = clamp3()
+            .args(["embed", "--model"])
+            .arg(&model)
+            .arg("--out")
+            .arg(&out)
+            .arg(&abc)
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        outs.push(read_npy(&out.join("bach_bwv66_6.npy")).data);
+    }
+    assert_eq!(outs[0], outs[1]);
+}
+
+#[test]
+fn missing_model_and_truncated_weights_are_one_line_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = repo("fixtures/model/inputs/en_reel.txt");
+    let st = clamp3()
+        .args(["embed", "--model", "/no/such/model", "--out"])
+        .arg(tmp.path())
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert_eq!(st.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&st.stderr).contains("/no/such/model"));
+
+    let m = tmp.path().join("broken");
+    std::fs::create_dir_all(&m).unwrap();
+    let pth = std::fs::read(repo("fixtures/model/mini/model.pth")).unwrap();
+    std::fs::write(m.join("model.pth"), &pth[..pth.len() / 3]).unwrap();
+    std::fs::copy(
+        repo("fixtures/model/mini/config.json"),
+        m.join("config.json"),
+    )
+    .unwrap();
+    let abc = repo("fixtures/model/inputs/bach_bwv66_6.abc");
+    let st = clamp3()
+        .args(["embed", "--model"])
+        .arg(&m)
+        .arg("--out")
+        .arg(tmp.path())
+        .arg(&abc)
+        .output()
+        .unwrap();
+    assert_eq!(st.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&st.stderr);
+    assert!(
+        err.contains("model.pth") && err.lines().count() == 1,
+        "{err}"
+    );
+}
+
+#[test]
+fn download_without_network_fails_fast_and_says_where_files_go() {
+    let tmp = tempfile::tempdir().unwrap();
+    let st = clamp3()
+        .args(["download", "c2"])
+        .env("CLAMP3_HOME", tmp.path())
+        .env("CLAMP3_HUB_URL", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert_eq!(st.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&st.stderr);
+    assert!(
+        err.contains("by hand") && err.contains(&tmp.path().join("c2").display().to_string()),
+        "{err}"
+    );
+    // And `--model c2` then says how to get it.
+    let st = clamp3()
+        .args(["embed", "--model", "c2", "--out"])
+        .arg(tmp.path())
+        .arg(repo("fixtures/model/inputs/en_reel.txt"))
+        .env("CLAMP3_HOME", tmp.path())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&st.stderr).contains("clamp3 download c2"));
+}
