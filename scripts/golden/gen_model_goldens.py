@@ -25,6 +25,11 @@ What it writes:
   fixtures/minilm/goldens.safetensors        all-MiniLM-L6-v2 (real weights) ids and outputs
   testdata/tiny-model/model.pth              the tiny model as a release-layout .pth (local use)
 
+With --official it also builds the official-size model (CLAMP3.md §2, 457,896,960 parameters)
+with the synthetic weights, saves it as testdata/official-random/model.pth (release layout,
+~1.8 GB, local use: benchmarks and the load check) and writes
+  fixtures/model/official/goldens.safetensors   global vectors of one input per kind
+
 The computation follows the reference `code/extract_clamp3.py` and `code/utils.py`
 (sanderwood/clamp3 @ 9016d2b) step by step, with the project's one deliberate change: text
 lines are de-duplicated in first-occurrence order (CLAMP3.md §5.1).
@@ -336,15 +341,59 @@ MINILM_SENTENCES = [
 ]
 
 
+OFFICIAL = {
+    "text_config": {"vocab_size": 250002, "hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
+                    "intermediate_size": 3072, "max_position_embeddings": 514},
+    "symbolic_config": {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
+                        "intermediate_size": 3072, "max_position_embeddings": 512},
+    "audio_config": {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12,
+                     "intermediate_size": 3072, "max_position_embeddings": 128},
+    "projection_dim": 768, "patch_size": 64, "max_text_length": 128, "patch_length": 512, "max_audio_length": 128,
+}
+
+OFFICIAL_INPUTS = ["en_reel.txt", "multilingual.txt", "bach_bwv66_6.abc", "essen_han1_tune3.mtf",
+                   "features_official.npy"]
+
+
+def official(args, tokenizer):
+    print("official-size model (synthetic weights)")
+    model = Clamp3(OFFICIAL).eval()
+    fill_synthetic(model)
+    n = sum(p.numel() for p in model.parameters())
+    assert n == 457_896_960, n
+    tensors = {}
+    for name in OFFICIAL_INPUTS:
+        modality, data, _ = load_input(os.path.join(INPUTS, name), tokenizer, OFFICIAL)
+        seg_g, glob, _, weights = extract(model, OFFICIAL, modality, data)
+        tensors[f"{name}/global"] = glob.astype(np.float32)
+        tensors[f"{name}/segments"] = seg_g.astype(np.float32)
+        print(f"  {name}: {modality}, length {len(data)}, weights {weights}")
+    out = os.path.join(ROOT, "fixtures", "model", "official")
+    os.makedirs(out, exist_ok=True)
+    save_file(tensors, os.path.join(out, "goldens.safetensors"))
+    d = os.path.join(args.testdata, "official-random")
+    os.makedirs(d, exist_ok=True)
+    torch.save({"model": model.state_dict(), "epoch": 0, "best_epoch": 0, "min_eval_loss": 0.0,
+                "modality": "synthetic"}, os.path.join(d, "model.pth"))
+    print(f"  wrote {d}/model.pth")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--testdata", default=os.path.join(ROOT, "testdata"))
+    ap.add_argument("--official", action="store_true", help="also build the official-size model")
+    ap.add_argument("--official-only", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(2)
     tok_path = os.path.join(args.testdata, "xlm-roberta", "tokenizer.json")
     tokenizer = PreTrainedTokenizerFast(tokenizer_file=tok_path, bos_token="<s>", eos_token="</s>",
                                         sep_token="</s>", cls_token="<s>", unk_token="<unk>",
                                         pad_token="<pad>", mask_token="<mask>")
+
+    if args.official or args.official_only:
+        official(args, tokenizer)
+        if args.official_only:
+            return
 
     print("tokenizer ids")
     os.makedirs(os.path.join(ROOT, "fixtures", "tokenizer"), exist_ok=True)
@@ -356,7 +405,8 @@ def main():
     model = Clamp3(TINY).eval()
     fill_synthetic(model)
     inputs = sorted(os.listdir(INPUTS))
-    inputs = [i for i in inputs if os.path.splitext(i)[1] in (".txt", ".abc", ".mtf", ".npy")]
+    inputs = [i for i in inputs if os.path.splitext(i)[1] in (".txt", ".abc", ".mtf", ".npy")
+              and i != "features_official.npy"]
     make_goldens(TINY, model, inputs, tokenizer,
                  {"essen_titles_long.txt", "multilingual.txt", "bach_bwv66_6.abc",
                   "beethoven_op18no1_mvmt1.abc", "features_long.npy", "essen_han1_tune3.mtf"},

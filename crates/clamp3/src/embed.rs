@@ -163,9 +163,14 @@ impl Embedder {
             InputKind::Text => {
                 self.text_sequence(&text::read_text(bytes).map_err(InputCause::NotUtf8)?)
             }
-            InputKind::Abc | InputKind::Mtf => {
+            InputKind::Mtf => {
                 self.symbolic_sequence(&text::read_text(bytes).map_err(InputCause::NotUtf8)?)
             }
+            InputKind::Abc => {
+                let abc = text::read_text(bytes).map_err(InputCause::NotUtf8)?;
+                self.symbolic_sequence(&crate::convert::abc_for_model(&abc)?)
+            }
+            InputKind::Midi => self.symbolic_sequence(&clamp3_formats::mtf::midi_to_mtf(bytes)?),
             InputKind::Features => {
                 let a = npy::read_npy(bytes)?;
                 self.features_sequence(&a.shape, &a.data)

@@ -10,12 +10,14 @@ use clamp3_model::Modality;
 pub enum InputKind {
     /// `.txt`: text in any language; lines are de-duplicated and joined with `</s>`.
     Text,
-    /// `.abc`: interleaved ABC notation.
+    /// `.abc`: interleaved ABC, or standard ABC (interleaved on the fly).
     Abc,
     /// `.mtf`: MIDI text format.
     Mtf,
     /// `.npy`: MERT-v1-95M features of shape (1, N, D).
     Features,
+    /// `.mid`, `.midi`: Standard MIDI Files (converted to MTF on the fly).
+    Midi,
 }
 
 impl InputKind {
@@ -27,6 +29,7 @@ impl InputKind {
             "abc" => InputKind::Abc,
             "mtf" => InputKind::Mtf,
             "npy" => InputKind::Features,
+            "mid" | "midi" => InputKind::Midi,
             _ => return None,
         })
     }
@@ -35,13 +38,13 @@ impl InputKind {
     pub fn modality(self) -> Modality {
         match self {
             InputKind::Text => Modality::Text,
-            InputKind::Abc | InputKind::Mtf => Modality::Symbolic,
+            InputKind::Abc | InputKind::Mtf | InputKind::Midi => Modality::Symbolic,
             InputKind::Features => Modality::Audio,
         }
     }
 
     /// Every supported extension.
-    pub const EXTENSIONS: &'static [&'static str] = &["txt", "abc", "mtf", "npy"];
+    pub const EXTENSIONS: &'static [&'static str] = &["txt", "abc", "mtf", "npy", "mid", "midi"];
 }
 
 /// Why an input file could not be turned into model input.
@@ -65,6 +68,12 @@ pub enum InputCause {
     /// ABC/MTF could not be cut into patches.
     #[error("{0}")]
     Patch(#[from] clamp3_formats::patch::PatchError),
+    /// A MIDI file could not be converted to MTF.
+    #[error("MIDI: {0}")]
+    Midi(#[from] clamp3_formats::mtf::MtfError),
+    /// Standard ABC could not be interleaved (where the reference gives up too).
+    #[error("ABC interleaving: {0}")]
+    Interleave(#[from] clamp3_formats::interleave::InterleaveError),
     /// A `.npy` file is malformed.
     #[error("{0}")]
     Npy(#[from] clamp3_formats::npy::NpyError),

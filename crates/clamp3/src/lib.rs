@@ -13,6 +13,7 @@
 //! The model itself lives in [`clamp3_model`], the input formats in [`clamp3_formats`]; this
 //! crate ties them to files.
 
+pub mod convert;
 pub mod embed;
 pub mod hub;
 pub mod input;

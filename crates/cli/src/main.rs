@@ -1,5 +1,6 @@
 //! `clamp3`: the command-line tool over the `clamp3` library.
 
+mod convert;
 mod embed;
 mod progress;
 
@@ -26,10 +27,34 @@ pub enum Format {
     Jsonl,
 }
 
+/// Target of `convert`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConvertTo {
+    /// MIDI text format.
+    Mtf,
+    /// Interleaved ABC.
+    Abc,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Embed files (.txt, .abc, .mtf, .npy) or folders of them.
+    /// Embed files (.txt, .abc, .mtf, .npy, .mid) or folders of them.
     Embed(EmbedArgs),
+    /// Convert MIDI to MTF or standard ABC to interleaved ABC, byte-identical to the reference.
+    Convert {
+        /// Output format: `mtf` (from .mid/.midi) or `abc` (interleaved, from standard .abc).
+        #[arg(long, value_enum)]
+        to: ConvertTo,
+        /// Output folder; the input tree is mirrored below it.
+        #[arg(long)]
+        out: PathBuf,
+        /// Exit with status 1 if any input failed (failures are always listed).
+        #[arg(long)]
+        strict: bool,
+        /// Files or folders (walked recursively).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
     /// Convert a release .pth checkpoint to .safetensors.
     ConvertWeights {
         /// The .pth (or any supported weights file) to read.
@@ -88,6 +113,18 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Embed(args) => embed::run(&args),
+        Command::Convert {
+            to,
+            out,
+            strict,
+            paths,
+        } => {
+            let target = match to {
+                ConvertTo::Mtf => clamp3::convert::Target::Mtf,
+                ConvertTo::Abc => clamp3::convert::Target::Abc,
+            };
+            convert::run(target, &out, &paths, strict)
+        }
         Command::ConvertWeights { input, output } => convert_weights(&input, &output).map(|_| true),
         Command::Download { variant, force } => download(&variant, force).map(|_| true),
         Command::Info { model } => info(&model).map(|_| true),

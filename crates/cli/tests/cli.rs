@@ -344,3 +344,94 @@ fn download_without_network_fails_fast_and_says_where_files_go() {
         .unwrap();
     assert!(String::from_utf8_lossy(&st.stderr).contains("clamp3 download c2"));
 }
+
+#[test]
+fn convert_midi_to_mtf_mirrors_tree_and_matches_mido() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("midi");
+    std::fs::create_dir_all(input.join("sub")).unwrap();
+    let names = [
+        "deb_openmsx_modern_motion",
+        "deb_pianobooster_lavenders_blue",
+    ];
+    std::fs::copy(
+        repo(&format!("fixtures/mtf/{}.mid", names[0])),
+        input.join(format!("{}.mid", names[0])),
+    )
+    .unwrap();
+    std::fs::copy(
+        repo(&format!("fixtures/mtf/{}.mid", names[1])),
+        input.join(format!("sub/{}.MIDI", names[1])),
+    )
+    .unwrap();
+    std::fs::copy(
+        repo("fixtures/mtf/errors/syn_data_byte_over_127.mid"),
+        input.join("bad.mid"),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let st = clamp3()
+        .args(["convert", "--to", "mtf", "--out"])
+        .arg(&out)
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert_eq!(st.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&st.stderr);
+    assert!(
+        err.contains("converted 2 file(s)") && err.contains("bad.mid"),
+        "{err}"
+    );
+    for (rel, name) in [
+        (format!("{}.mtf", names[0]), names[0]),
+        (format!("sub/{}.mtf", names[1]), names[1]),
+    ] {
+        let got = std::fs::read(out.join(&rel)).unwrap();
+        let want = std::fs::read(repo(&format!("fixtures/mtf/{name}.mtf"))).unwrap();
+        assert!(got == want, "{rel} differs from mido's output");
+    }
+    let st = clamp3()
+        .args(["convert", "--strict", "--to", "mtf", "--out"])
+        .arg(&out)
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert_eq!(st.status.code(), Some(1));
+}
+
+#[test]
+fn embed_takes_midi_directly_like_its_mtf() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model_dir(tmp.path());
+    let name = "deb_pianobooster_lavenders_blue";
+    let input = tmp.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::copy(
+        repo(&format!("fixtures/mtf/{name}.mid")),
+        input.join("a.mid"),
+    )
+    .unwrap();
+    std::fs::copy(
+        repo(&format!("fixtures/mtf/{name}.mtf")),
+        input.join("b.mtf"),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let st = clamp3()
+        .args(["embed", "--model"])
+        .arg(&model)
+        .arg("--out")
+        .arg(&out)
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    assert_eq!(
+        read_npy(&out.join("a.npy")).data,
+        read_npy(&out.join("b.npy")).data
+    );
+}

@@ -85,7 +85,7 @@ impl BertConfig {
         if self.max_position_embeddings == 0 || self.type_vocab_size == 0 {
             return bad("max_position_embeddings and type_vocab_size must be positive");
         }
-        if !(self.layer_norm_eps > 0.0) {
+        if self.layer_norm_eps.is_nan() || self.layer_norm_eps <= 0.0 {
             return bad("layer_norm_eps must be positive");
         }
         if self.hidden_act != "gelu" {

@@ -68,6 +68,9 @@ impl Sequence {
     }
 }
 
+/// Per input: its segments with their `[projection_dim]` vectors.
+pub type SegmentVectors = Vec<Vec<(Segment, Vec<f32>)>>;
+
 /// One segment of one input, scheduled into a batch.
 struct Work {
     input: usize,
@@ -154,12 +157,8 @@ impl Clamp3Model {
 
     /// Per-segment global vectors of every input, computed `max_batch` segments at a time.
     /// Returns, per input, its segments and their `[projection_dim]` vectors.
-    pub fn segment_features(
-        &self,
-        seqs: &[&Sequence],
-        max_batch: usize,
-    ) -> Result<Vec<Vec<(Segment, Vec<f32>)>>> {
-        let mut out: Vec<Vec<(Segment, Vec<f32>)>> = vec![Vec::new(); seqs.len()];
+    pub fn segment_features(&self, seqs: &[&Sequence], max_batch: usize) -> Result<SegmentVectors> {
+        let mut out: SegmentVectors = vec![Vec::new(); seqs.len()];
         for m in Modality::ALL {
             let mut work = Vec::new();
             for (i, s) in seqs.iter().enumerate() {
@@ -172,7 +171,7 @@ impl Clamp3Model {
                 }
             }
             // Longest first, so that each batch pads as little as possible.
-            work.sort_by(|a, b| b.seg.len.cmp(&a.seg.len));
+            work.sort_by_key(|w| std::cmp::Reverse(w.seg.len));
             for chunk in work.chunks(max_batch.max(1)) {
                 let refs: Vec<&Work> = chunk.iter().collect();
                 let (input, mask) = self.batch_tensors(seqs, &refs)?;

@@ -9,8 +9,6 @@ pub mod encode;
 pub mod layout;
 pub mod load;
 mod ops;
-pub mod pickle;
-pub mod pth;
 pub mod segment;
 pub mod synthetic;
 pub mod weights;

@@ -81,21 +81,6 @@ pub fn var_builder(device: &Device) -> candle_nn::VarBuilder<'static> {
     candle_nn::VarBuilder::from_backend(Box::new(SyntheticWeights), DType::F32, device.clone())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn values_are_in_range_and_deterministic() {
-        let a = tensor_values("x.weight", 1000);
-        assert_eq!(a, tensor_values("x.weight", 1000));
-        assert!(a.iter().all(|v| (-0.1..0.1).contains(v)));
-        assert_ne!(a, tensor_values("y.weight", 1000));
-        let ln = tensor_values("a.LayerNorm.weight", 100);
-        assert!(ln.iter().all(|v| (0.8..1.2).contains(v)));
-    }
-}
-
 struct LazyView {
     name: String,
     shape: Vec<usize>,
@@ -132,4 +117,19 @@ pub fn write_safetensors(
         .map(|(name, shape)| (name.clone(), LazyView { name, shape }))
         .collect();
     safetensors::serialize_to_file(views, None, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_in_range_and_deterministic() {
+        let a = tensor_values("x.weight", 1000);
+        assert_eq!(a, tensor_values("x.weight", 1000));
+        assert!(a.iter().all(|v| (-0.1..0.1).contains(v)));
+        assert_ne!(a, tensor_values("y.weight", 1000));
+        let ln = tensor_values("a.LayerNorm.weight", 100);
+        assert!(ln.iter().all(|v| (0.8..1.2).contains(v)));
+    }
 }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Shape, Tensor};
 use memmap2::Mmap;
 
-use crate::pth::{TensorRef, TorchArchive};
+use clamp3_pth::{PthError, TensorRef, TorchArchive};
 
 /// Why weights could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +60,9 @@ pub enum WeightsError {
         /// Its element type.
         dtype: Dtype,
     },
+    /// The torch checkpoint could not be read.
+    #[error(transparent)]
+    Pth(#[from] PthError),
     /// A tensor could not be created.
     #[error("tensor `{key}`: {source}")]
     Candle {
@@ -70,59 +73,15 @@ pub enum WeightsError {
     },
 }
 
-/// Element types found in checkpoints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dtype {
-    /// float32
-    F32,
-    /// float16
-    F16,
-    /// bfloat16
-    BF16,
-    /// float64
-    F64,
-    /// int64
-    I64,
-    /// int32
-    I32,
-    /// int16
-    I16,
-    /// int8
-    I8,
-    /// uint8
-    U8,
-    /// bool
-    Bool,
+/// Element types of stored tensors.
+pub use clamp3_pth::Dtype;
+
+trait SafetensorsDtype: Sized {
+    fn from_safetensors(d: safetensors::Dtype) -> Option<Self>;
+    fn to_safetensors(self) -> safetensors::Dtype;
 }
 
-impl Dtype {
-    /// Bytes per element.
-    pub fn size_in_bytes(self) -> usize {
-        match self {
-            Dtype::F64 | Dtype::I64 => 8,
-            Dtype::F32 | Dtype::I32 => 4,
-            Dtype::F16 | Dtype::BF16 | Dtype::I16 => 2,
-            Dtype::I8 | Dtype::U8 | Dtype::Bool => 1,
-        }
-    }
-
-    /// The type of a torch storage class name such as `FloatStorage`.
-    pub fn from_torch_storage(name: &str) -> Option<Self> {
-        Some(match name {
-            "FloatStorage" => Dtype::F32,
-            "HalfStorage" => Dtype::F16,
-            "BFloat16Storage" => Dtype::BF16,
-            "DoubleStorage" => Dtype::F64,
-            "LongStorage" => Dtype::I64,
-            "IntStorage" => Dtype::I32,
-            "ShortStorage" => Dtype::I16,
-            "CharStorage" => Dtype::I8,
-            "ByteStorage" => Dtype::U8,
-            "BoolStorage" => Dtype::Bool,
-            _ => return None,
-        })
-    }
-
+impl SafetensorsDtype for Dtype {
     fn from_safetensors(d: safetensors::Dtype) -> Option<Self> {
         use safetensors::Dtype as S;
         Some(match d {
@@ -323,9 +282,9 @@ impl Weights {
             .filter_map(|(k, v)| {
                 let k = k.as_str()?;
                 let v = match v {
-                    crate::pickle::Value::Int(i) => i.to_string(),
-                    crate::pickle::Value::Float(f) => f.to_string(),
-                    crate::pickle::Value::Str(s) => s.clone(),
+                    clamp3_pth::pickle::Value::Int(i) => i.to_string(),
+                    clamp3_pth::pickle::Value::Float(f) => f.to_string(),
+                    clamp3_pth::pickle::Value::Str(s) => s.clone(),
                     _ => return None,
                 };
                 Some((k.to_string(), v))

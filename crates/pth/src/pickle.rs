@@ -695,11 +695,10 @@ impl<'a> Machine<'a> {
                 b'b' => {
                     let state = self.pop()?;
                     let target = self.top()?.clone();
-                    match self.node_mut(&target)? {
-                        Node::Object { state: s, .. } => *s = Some(state),
-                        // BUILD on a plain dict/list (e.g. an OrderedDict's `_metadata`) is
-                        // attribute state we do not need.
-                        _ => {}
+                    // BUILD on a plain dict/list (e.g. an OrderedDict's `_metadata`) is
+                    // attribute state we do not need.
+                    if let Node::Object { state: s, .. } = self.node_mut(&target)? {
+                        *s = Some(state);
                     }
                 }
                 b'P' => {

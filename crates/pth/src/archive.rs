@@ -11,7 +11,81 @@ use std::path::{Path, PathBuf};
 use memmap2::Mmap;
 
 use crate::pickle::{self, Value};
-use crate::weights::{Dtype, WeightsError};
+
+/// Why a checkpoint could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PthError {
+    /// The file could not be opened or mapped.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is not a valid `torch.save` archive.
+    #[error("{}: {msg}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        msg: String,
+    },
+}
+
+/// Element types found in checkpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dtype {
+    /// float32
+    F32,
+    /// float16
+    F16,
+    /// bfloat16
+    BF16,
+    /// float64
+    F64,
+    /// int64
+    I64,
+    /// int32
+    I32,
+    /// int16
+    I16,
+    /// int8
+    I8,
+    /// uint8
+    U8,
+    /// bool
+    Bool,
+}
+
+impl Dtype {
+    /// Bytes per element.
+    pub fn size_in_bytes(self) -> usize {
+        match self {
+            Dtype::F64 | Dtype::I64 => 8,
+            Dtype::F32 | Dtype::I32 => 4,
+            Dtype::F16 | Dtype::BF16 | Dtype::I16 => 2,
+            Dtype::I8 | Dtype::U8 | Dtype::Bool => 1,
+        }
+    }
+
+    /// The type of a torch storage class name such as `FloatStorage`.
+    pub fn from_torch_storage(name: &str) -> Option<Self> {
+        Some(match name {
+            "FloatStorage" => Dtype::F32,
+            "HalfStorage" => Dtype::F16,
+            "BFloat16Storage" => Dtype::BF16,
+            "DoubleStorage" => Dtype::F64,
+            "LongStorage" => Dtype::I64,
+            "IntStorage" => Dtype::I32,
+            "ShortStorage" => Dtype::I16,
+            "CharStorage" => Dtype::I8,
+            "ByteStorage" => Dtype::U8,
+            "BoolStorage" => Dtype::Bool,
+            _ => return None,
+        })
+    }
+}
 
 /// Where one tensor's data lives in a checkpoint.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,10 +104,26 @@ pub struct TensorRef {
     pub storage_numel: usize,
 }
 
+/// The archive's bytes: a read-only mapping of the file, or a buffer.
+enum Bytes {
+    Mapped(Mmap),
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(m) => m,
+            Bytes::Owned(v) => v,
+        }
+    }
+}
+
 /// A `torch.save` zip archive, mapped into memory.
 pub struct TorchArchive {
     path: PathBuf,
-    mmap: Mmap,
+    mmap: Bytes,
     /// `data/<key>` records: byte offset and length in the file.
     records: BTreeMap<String, (usize, usize)>,
     root: Value,
@@ -48,8 +138,8 @@ impl std::fmt::Debug for TorchArchive {
     }
 }
 
-fn invalid(path: &Path, msg: impl Into<String>) -> WeightsError {
-    WeightsError::Invalid {
+fn invalid(path: &Path, msg: impl Into<String>) -> PthError {
+    PthError::Invalid {
         path: path.to_path_buf(),
         msg: msg.into(),
     }
@@ -57,17 +147,26 @@ fn invalid(path: &Path, msg: impl Into<String>) -> WeightsError {
 
 impl TorchArchive {
     /// Opens a checkpoint written by `torch.save` (the zip format of torch >= 1.6).
-    pub fn open(path: &Path) -> Result<Self, WeightsError> {
-        let file = File::open(path).map_err(|e| WeightsError::Io {
+    pub fn open(path: &Path) -> Result<Self, PthError> {
+        let file = File::open(path).map_err(|e| PthError::Io {
             path: path.to_path_buf(),
             source: e,
         })?;
         // SAFETY: the file is opened read-only; like every mmap-based loader we assume it is
         // not truncated by another process while mapped.
-        let mmap = unsafe { Mmap::map(&file) }.map_err(|e| WeightsError::Io {
+        let mmap = unsafe { Mmap::map(&file) }.map_err(|e| PthError::Io {
             path: path.to_path_buf(),
             source: e,
         })?;
+        Self::parse(path, Bytes::Mapped(mmap))
+    }
+
+    /// Reads an archive held in memory (`name` is used in error messages).
+    pub fn from_bytes(name: &Path, bytes: Vec<u8>) -> Result<Self, PthError> {
+        Self::parse(name, Bytes::Owned(bytes))
+    }
+
+    fn parse(path: &Path, mmap: Bytes) -> Result<Self, PthError> {
         if !mmap.starts_with(b"PK\x03\x04") {
             return Err(invalid(
                 path,
@@ -146,10 +245,7 @@ impl TorchArchive {
     /// The tensors of a state dict: the top-level object itself when `key` is `None`, else the
     /// dict stored under `key` (e.g. `"model"` in the CLaMP 3 release files). Entries that are
     /// not tensors are skipped.
-    pub fn state_dict(
-        &self,
-        key: Option<&str>,
-    ) -> Result<BTreeMap<String, TensorRef>, WeightsError> {
+    pub fn state_dict(&self, key: Option<&str>) -> Result<BTreeMap<String, TensorRef>, PthError> {
         let dict = match key {
             None => &self.root,
             Some(k) => self
@@ -174,7 +270,7 @@ impl TorchArchive {
 
     /// The raw little-endian bytes of a tensor's elements, in row-major order when the tensor
     /// is contiguous (the only layout state dicts use; others are rejected).
-    pub fn tensor_bytes(&self, name: &str, t: &TensorRef) -> Result<&[u8], WeightsError> {
+    pub fn tensor_bytes(&self, name: &str, t: &TensorRef) -> Result<&[u8], PthError> {
         let &(start, size) = self.records.get(&t.storage_key).ok_or_else(|| {
             invalid(
                 &self.path,
