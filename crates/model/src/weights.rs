@@ -310,6 +310,17 @@ impl Weights {
         }
     }
 
+    /// Drops the mapped pages of tensor bytes already copied out (see `clamp3_pth::release_mapped`).
+    fn release(&self, bytes: &[u8]) {
+        match &self.source {
+            Source::Pth { archive, .. } => archive.release(bytes),
+            #[cfg(unix)]
+            Source::Safetensors { mmap, .. } => clamp3_pth::release_mapped(mmap, bytes),
+            #[cfg(not(unix))]
+            Source::Safetensors { .. } => {}
+        }
+    }
+
     fn missing(&self, name: &str) -> WeightsError {
         WeightsError::Missing {
             path: self.path.clone(),
@@ -339,6 +350,7 @@ impl Weights {
             key: name.to_string(),
             dtype,
         })?;
+        self.release(bytes);
         Tensor::from_vec(data, shape, device).map_err(|e| WeightsError::Candle {
             key: name.to_string(),
             source: e,

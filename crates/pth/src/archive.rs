@@ -268,6 +268,12 @@ impl TorchArchive {
         Ok(out)
     }
 
+    /// Releases the pages of bytes obtained from [`TorchArchive::tensor_bytes`] once they have
+    /// been copied, keeping resident memory at the size of the loaded tensors.
+    pub fn release(&self, bytes: &[u8]) {
+        release_pages(&self.mmap, bytes);
+    }
+
     /// The raw little-endian bytes of a tensor's elements, in row-major order when the tensor
     /// is contiguous (the only layout state dicts use; others are rejected).
     pub fn tensor_bytes(&self, name: &str, t: &TensorRef) -> Result<&[u8], PthError> {
@@ -307,6 +313,39 @@ impl TorchArchive {
                 format!("tensor `{name}` lies outside its storage"),
             )),
         }
+    }
+}
+
+/// Tells the kernel that the mapped pages holding `bytes` (a slice returned by this archive)
+/// will not be read again, so a loader that copies tensors out does not keep the file's pages
+/// resident as well. Only whole pages inside the slice are released; a no-op for in-memory
+/// archives and on platforms without `madvise`.
+fn release_pages(map: &Bytes, bytes: &[u8]) {
+    #[cfg(unix)]
+    if let Bytes::Mapped(m) = map {
+        release_mapped(m, bytes);
+    }
+    #[cfg(not(unix))]
+    let _ = (map, bytes);
+}
+
+/// See [`release_pages`]; shared with other memory-mapped weight formats.
+#[cfg(unix)]
+pub fn release_mapped(map: &Mmap, bytes: &[u8]) {
+    const PAGE: usize = 4096;
+    let base = map.as_ptr() as usize;
+    let start = bytes.as_ptr() as usize;
+    if start < base || start + bytes.len() > base + map.len() {
+        return;
+    }
+    let from = (start - base).div_ceil(PAGE) * PAGE;
+    let to = (start - base + bytes.len()) / PAGE * PAGE;
+    if to > from {
+        // SAFETY: the mapping is read-only and file-backed, so dropped pages are read back
+        // from the file if they are touched again; no data is lost.
+        let _ = unsafe {
+            map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from)
+        };
     }
 }
 

@@ -5,4 +5,6 @@
 pub mod archive;
 pub mod pickle;
 
+#[cfg(unix)]
+pub use archive::release_mapped;
 pub use archive::{Dtype, PthError, TensorRef, TorchArchive};
