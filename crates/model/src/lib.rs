@@ -8,6 +8,7 @@ pub mod config;
 pub mod encode;
 pub mod layout;
 pub mod load;
+pub mod mert;
 mod ops;
 pub mod segment;
 pub mod synthetic;

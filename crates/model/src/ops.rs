@@ -79,3 +79,77 @@ pub fn layer_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Resul
         candle_nn::ops::layer_norm(&x.contiguous()?, weight, bias, eps as f32)
     }
 }
+
+struct ChannelNorm {
+    eps: f64,
+}
+
+impl CustomOp3 for ChannelNorm {
+    fn name(&self) -> &'static str {
+        "channel-norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (CpuStorage::F32(x), CpuStorage::F32(w), CpuStorage::F32(b)) = (s1, s2, s3) else {
+            candle_core::bail!("channel_norm: only f32 is supported")
+        };
+        let (&[_, c, t], Some((xa, xz)), Some((wa, wz)), Some((ba, bz))) = (
+            l1.shape().dims(),
+            l1.contiguous_offsets(),
+            l2.contiguous_offsets(),
+            l3.contiguous_offsets(),
+        ) else {
+            candle_core::bail!("channel_norm: expects contiguous [B, C, T] input")
+        };
+        let (x, w, b) = (&x[xa..xz], &w[wa..wz], &b[ba..bz]);
+        if w.len() != c || b.len() != c || t == 0 {
+            candle_core::bail!("channel_norm: weight/bias size does not match the channels");
+        }
+        let mut out = vec![0f32; x.len()];
+        let eps = self.eps;
+        out.par_chunks_mut(t)
+            .zip(x.par_chunks(t))
+            .enumerate()
+            .for_each(|(row, (o, v))| {
+                let ch = row % c;
+                let mean = v.iter().map(|&a| f64::from(a)).sum::<f64>() / t as f64;
+                let var = v
+                    .iter()
+                    .map(|&a| {
+                        let d = f64::from(a) - mean;
+                        d * d
+                    })
+                    .sum::<f64>()
+                    / t as f64;
+                let inv = 1.0 / (var + eps).sqrt();
+                for (oo, &a) in o.iter_mut().zip(v) {
+                    *oo = ((f64::from(a) - mean) * inv) as f32 * w[ch] + b[ch];
+                }
+            });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+/// GroupNorm with one group per channel on `[B, C, T]`: each channel normalised over time,
+/// then scaled and shifted per channel (MERT's first convolution). Two-pass with f64
+/// accumulation on the CPU (rows are long: 24,000 frames per 5 s window); differentiable
+/// when any input is tracked.
+pub fn channel_norm(x: &Tensor, weight: &Tensor, bias: &Tensor, eps: f64) -> Result<Tensor> {
+    let tracked = x.track_op() || weight.track_op() || bias.track_op();
+    if !tracked && x.device().is_cpu() && x.dtype() == candle_core::DType::F32 {
+        x.contiguous()?
+            .apply_op3_no_bwd(weight, bias, &ChannelNorm { eps })
+    } else {
+        let (_, c, _) = x.dims3()?;
+        let norm = candle_nn::GroupNorm::new(weight.clone(), bias.clone(), c, c, eps)?;
+        candle_core::Module::forward(&norm, x)
+    }
+}
