@@ -435,3 +435,85 @@ fn embed_takes_midi_directly_like_its_mtf() {
         read_npy(&out.join("b.npy")).data
     );
 }
+
+#[test]
+fn convert_standard_abc_to_interleaved_matches_the_reference() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("abc");
+    std::fs::create_dir_all(input.join("bach")).unwrap();
+    let names = ["bach_chorale_volta", "xml2abc_mozart", "oneills_v1_voltas"];
+    for (i, n) in names.iter().enumerate() {
+        let dst = if i == 0 {
+            input.join(format!("bach/{n}.abc"))
+        } else {
+            input.join(format!("{n}.abc"))
+        };
+        std::fs::copy(repo(&format!("fixtures/abc/{n}.abc")), dst).unwrap();
+    }
+    // An input the reference gives up on (its alignment check fails): so do we.
+    std::fs::copy(
+        repo("fixtures/abc/errors/alignment_index_error.abc"),
+        input.join("broken.abc"),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let st = clamp3()
+        .args(["convert", "--to", "abc", "--out"])
+        .arg(&out)
+        .arg(&input)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&st.stderr);
+    assert_eq!(st.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("converted 3 file(s)") && err.contains("broken.abc"),
+        "{err}"
+    );
+    for (i, n) in names.iter().enumerate() {
+        let rel = if i == 0 {
+            format!("bach/{n}.abc")
+        } else {
+            format!("{n}.abc")
+        };
+        let got = std::fs::read(out.join(&rel)).unwrap();
+        let want = std::fs::read(repo(&format!("fixtures/abc/{n}.interleaved.abc"))).unwrap();
+        assert!(got == want, "{rel} differs from the reference interleaving");
+    }
+}
+
+#[test]
+fn embed_interleaves_standard_abc_on_the_fly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model_dir(tmp.path());
+    let input = tmp.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let n = "xml2abc_mozart";
+    std::fs::copy(
+        repo(&format!("fixtures/abc/{n}.abc")),
+        input.join("standard.abc"),
+    )
+    .unwrap();
+    std::fs::copy(
+        repo(&format!("fixtures/abc/{n}.interleaved.abc")),
+        input.join("interleaved.abc"),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let st = clamp3()
+        .args(["embed", "--model"])
+        .arg(&model)
+        .arg("--out")
+        .arg(&out)
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    assert_eq!(
+        read_npy(&out.join("standard.npy")).data,
+        read_npy(&out.join("interleaved.npy")).data
+    );
+}
