@@ -3,9 +3,12 @@
 use std::path::Path;
 
 use candle_core::Device;
+use clamp3_audio::AudioSource;
 use clamp3_formats::patch::Patchilizer;
 use clamp3_formats::{npy, text};
 use clamp3_model::{Clamp3Model, Modality, ModelFiles, Parts, Sequence};
+
+use crate::features::FeatureExtractor;
 
 use crate::input::{InputCause, InputError, InputKind};
 use crate::tokenizer::TextTokenizer;
@@ -53,6 +56,8 @@ pub struct Embedder {
     tokenizer: Option<TextTokenizer>,
     patchilizer: Patchilizer,
     files: Option<ModelFiles>,
+    model_id: String,
+    mert: Option<FeatureExtractor>,
     /// Segments per forward pass.
     pub max_batch: usize,
 }
@@ -77,6 +82,7 @@ impl Embedder {
         };
         let model = files.load(parts, device)?;
         let mut e = Self::from_parts(model, tokenizer);
+        e.model_id = model_id(&files.config, Some(&files.weights));
         e.files = Some(files);
         Ok(e)
     }
@@ -85,18 +91,77 @@ impl Embedder {
     pub fn from_parts(model: Clamp3Model, tokenizer: Option<TextTokenizer>) -> Self {
         let patchilizer =
             Patchilizer::with_patch_size(model.config().patch_size).unwrap_or_default();
+        let id = model_id(model.config(), None);
         Embedder {
             model,
             tokenizer,
             patchilizer,
+            model_id: id,
             files: None,
+            mert: None,
             max_batch: 8,
         }
+    }
+
+    /// Attaches MERT-v1-95M for audio files: from `explicit` if given, else the model
+    /// directory's `mert/` folder, else the download cache (`clamp3 download mert`).
+    pub fn attach_mert(&mut self, explicit: Option<&Path>, device: &Device) -> Result<(), Error> {
+        let candidates: Vec<std::path::PathBuf> = match explicit {
+            Some(p) => vec![p.to_path_buf()],
+            None => self
+                .files
+                .iter()
+                .map(|f| f.dir.join("mert"))
+                .chain(std::iter::once(crate::hub::mert_dir()))
+                .collect(),
+        };
+        let Some(dir) = candidates.iter().find(|p| p.exists()) else {
+            return Err(Error::Input(InputError::new(
+                candidates
+                    .first()
+                    .map_or(Path::new("mert"), |p| p.as_path()),
+                InputCause::NoMert,
+            )));
+        };
+        let extractor = FeatureExtractor::load(dir, device)?;
+        self.set_mert(extractor)
+    }
+
+    /// Uses an already built feature extractor; its MERT width must be the audio encoder's.
+    pub fn set_mert(&mut self, extractor: FeatureExtractor) -> Result<(), Error> {
+        let dim = self.model.config().audio_config.hidden_size;
+        if extractor.hidden_size() != dim {
+            return Err(Error::Model(clamp3_model::ModelError::Build(format!(
+                "MERT hidden_size {} does not match the audio encoder's {dim}",
+                extractor.hidden_size()
+            ))));
+        }
+        self.mert = Some(extractor);
+        Ok(())
+    }
+
+    /// MERT features of a recording (see [`FeatureExtractor::extract`]).
+    pub fn audio_features(&self, source: &AudioSource) -> Result<(Vec<f32>, usize), InputCause> {
+        self.mert
+            .as_ref()
+            .ok_or(InputCause::NoMert)?
+            .extract(source)
     }
 
     /// The model.
     pub fn model(&self) -> &Clamp3Model {
         &self.model
+    }
+
+    /// Identifies the model (configuration and weights file) whose vectors this embedder
+    /// makes: vectors of different ids are not comparable.
+    pub fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
+    /// Overrides the model id (e.g. for models built in memory).
+    pub fn set_model_id(&mut self, id: impl Into<String>) {
+        self.model_id = id.into();
     }
 
     /// The model's files, when it was loaded from disk.
@@ -152,6 +217,14 @@ impl Embedder {
     pub fn prepare(&self, path: &Path) -> Result<Sequence, InputError> {
         let kind =
             InputKind::of(path).ok_or_else(|| InputError::new(path, InputCause::Unsupported))?;
+        if kind == InputKind::Audio {
+            // Streamed from the file (never read whole): long recordings stay in bounded memory.
+            let dim = self.model.config().audio_config.hidden_size;
+            return self
+                .audio_features(&AudioSource::path(path))
+                .map(|(f, _)| Sequence::audio(&f, dim))
+                .map_err(|c| InputError::new(path, c));
+        }
         let bytes = std::fs::read(path).map_err(|e| InputError::new(path, e))?;
         self.prepare_bytes(kind, &bytes)
             .map_err(|c| InputError::new(path, c))
@@ -171,6 +244,12 @@ impl Embedder {
                 self.symbolic_sequence(&crate::convert::abc_for_model(&abc)?)
             }
             InputKind::Midi => self.symbolic_sequence(&clamp3_formats::mtf::midi_to_mtf(bytes)?),
+            InputKind::Audio => {
+                let dim = self.model.config().audio_config.hidden_size;
+                let src = AudioSource::Bytes(std::sync::Arc::from(bytes), None);
+                self.audio_features(&src)
+                    .map(|(f, _)| Sequence::audio(&f, dim))
+            }
             InputKind::Features => {
                 let a = npy::read_npy(bytes)?;
                 self.features_sequence(&a.shape, &a.data)
@@ -209,8 +288,25 @@ impl Embedder {
         sequence: bool,
     ) -> Vec<Result<Embedding, InputError>> {
         use rayon::prelude::*;
-        let prepared: Vec<Result<Sequence, InputError>> =
-            paths.par_iter().map(|p| self.prepare(p)).collect();
+        // MERT runs inside `prepare` for recordings and uses every core itself: those files are
+        // prepared one at a time, the others in parallel.
+        let is_audio = |p: &Path| InputKind::of(p) == Some(InputKind::Audio);
+        let mut prepared: Vec<Option<Result<Sequence, InputError>>> = paths
+            .par_iter()
+            .map(|p| {
+                if is_audio(p) {
+                    None
+                } else {
+                    Some(self.prepare(p))
+                }
+            })
+            .collect();
+        for (slot, p) in prepared.iter_mut().zip(paths) {
+            if slot.is_none() {
+                *slot = Some(self.prepare(p));
+            }
+        }
+        let prepared: Vec<Result<Sequence, InputError>> = prepared.into_iter().flatten().collect();
         let mut out: Vec<Option<Result<Embedding, InputError>>> = Vec::with_capacity(paths.len());
         let mut ok_idx = Vec::new();
         let mut ok_seqs = Vec::new();
@@ -264,4 +360,41 @@ impl Embedder {
             })
             .collect()
     }
+}
+
+/// A short identity of a model: SHA-256 over its configuration and, for weights on disk, the
+/// file's name, size and first and last MiB (cheap, yet changes with any other checkpoint).
+pub fn model_id(config: &clamp3_model::Clamp3Config, weights: Option<&Path>) -> String {
+    use sha2::{Digest, Sha256};
+    use std::io::{Read, Seek, SeekFrom};
+    let mut h = Sha256::new();
+    h.update(serde_json::to_string(config).unwrap_or_default().as_bytes());
+    let mut kind = "memory";
+    if let Some(w) = weights {
+        kind = "file";
+        h.update(
+            w.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+        if let Ok(mut f) = std::fs::File::open(w) {
+            let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+            h.update(len.to_le_bytes());
+            let mut buf = vec![0u8; 1 << 20];
+            let n = f.read(&mut buf).unwrap_or(0);
+            h.update(&buf[..n]);
+            if len > (2 << 20) && f.seek(SeekFrom::End(-(1 << 20))).is_ok() {
+                let n = f.read(&mut buf).unwrap_or(0);
+                h.update(&buf[..n]);
+            }
+        }
+    }
+    let hex: String = h
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{kind}:{hex}")
 }

@@ -86,6 +86,25 @@ pub fn variant_dir(v: Variant) -> PathBuf {
     cache_dir().join(v.name())
 }
 
+/// Folder of the MERT-v1-95M download in the cache.
+pub fn mert_dir() -> PathBuf {
+    cache_dir().join("mert")
+}
+
+/// MERT-v1-95M files on the hub: (URL, local file name). Its weights are CC BY-NC 4.0.
+pub fn mert_files() -> Vec<(String, String)> {
+    let hub = hub_url();
+    ["config.json", "pytorch_model.bin"]
+        .iter()
+        .map(|f| {
+            (
+                format!("{hub}/m-a-p/MERT-v1-95M/resolve/main/{f}"),
+                f.to_string(),
+            )
+        })
+        .collect()
+}
+
 /// Resolves a `--model` argument: an existing path as is, else `saas`/`c2` to the cache
 /// folder (which must hold the downloaded files).
 pub fn resolve_model(arg: &str) -> Result<PathBuf, String> {

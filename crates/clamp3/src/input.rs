@@ -18,6 +18,9 @@ pub enum InputKind {
     Features,
     /// `.mid`, `.midi`: Standard MIDI Files (converted to MTF on the fly).
     Midi,
+    /// Audio recordings (`.wav`, `.flac`, `.mp3`, `.ogg`, `.m4a`, `.aiff`...), turned into MERT
+    /// features on the fly.
+    Audio,
 }
 
 impl InputKind {
@@ -30,6 +33,8 @@ impl InputKind {
             "mtf" => InputKind::Mtf,
             "npy" => InputKind::Features,
             "mid" | "midi" => InputKind::Midi,
+            "wav" | "wave" | "flac" | "mp3" | "ogg" | "oga" | "m4a" | "mp4" | "aac" | "alac"
+            | "aif" | "aiff" | "aifc" | "caf" | "mka" | "webm" | "opus" => InputKind::Audio,
             _ => return None,
         })
     }
@@ -39,12 +44,14 @@ impl InputKind {
         match self {
             InputKind::Text => Modality::Text,
             InputKind::Abc | InputKind::Mtf | InputKind::Midi => Modality::Symbolic,
-            InputKind::Features => Modality::Audio,
+            InputKind::Features | InputKind::Audio => Modality::Audio,
         }
     }
 
     /// Every supported extension.
-    pub const EXTENSIONS: &'static [&'static str] = &["txt", "abc", "mtf", "npy", "mid", "midi"];
+    pub const EXTENSIONS: &'static [&'static str] = &[
+        "txt", "abc", "mtf", "npy", "mid", "midi", "wav", "flac", "mp3", "ogg", "m4a", "aiff",
+    ];
 }
 
 /// Why an input file could not be turned into model input.
@@ -74,6 +81,12 @@ pub enum InputCause {
     /// Standard ABC could not be interleaved (where the reference gives up too).
     #[error("ABC interleaving: {0}")]
     Interleave(#[from] clamp3_formats::interleave::InterleaveError),
+    /// An audio file could not be decoded or is unusable (e.g. shorter than 1 s).
+    #[error("audio: {0}")]
+    Audio(#[from] clamp3_audio::AudioError),
+    /// Audio input, but no MERT model is loaded.
+    #[error("audio needs the MERT-v1-95M model: put it in <model dir>/mert, pass --mert DIR, or run `clamp3 download mert`")]
+    NoMert,
     /// A `.npy` file is malformed.
     #[error("{0}")]
     Npy(#[from] clamp3_formats::npy::NpyError),

@@ -13,12 +13,20 @@
 //! The model itself lives in [`clamp3_model`], the input formats in [`clamp3_formats`]; this
 //! crate ties them to files.
 
+pub mod benchmark;
+pub mod classify;
 pub mod convert;
 pub mod embed;
+pub mod eval;
+pub mod features;
 pub mod hub;
 pub mod input;
+pub mod library;
 pub mod output;
+pub mod probe;
+pub mod score;
 pub mod tokenizer;
+pub mod vectors;
 pub mod walk;
 
 pub use candle_core::Device;
@@ -49,6 +57,9 @@ pub enum Error {
         /// The model directory.
         dir: std::path::PathBuf,
     },
+    /// The index failed.
+    #[error("index: {0}")]
+    Index(String),
     /// The computation failed.
     #[error("model computation failed: {0}")]
     Compute(#[from] candle_core::Error),

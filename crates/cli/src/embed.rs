@@ -165,6 +165,9 @@ pub fn run(args: &EmbedArgs) -> Result<bool> {
         let modalities: Vec<_> = modalities.into_iter().collect();
         let mut embedder = Embedder::load(&model_path, &modalities, &Device::Cpu)?;
         embedder.max_batch = args.batch.max(1);
+        if todo.iter().any(|(_, k)| *k == InputKind::Audio) {
+            embedder.attach_mert(args.mert.as_deref(), &Device::Cpu)?;
+        }
         let mut sink = Sink::open(args)?;
         let bar = crate::progress::files_bar(todo.len());
         for chunk in todo.chunks(CHUNK) {

@@ -2,6 +2,7 @@
 
 mod convert;
 mod embed;
+mod features;
 mod progress;
 
 use std::path::PathBuf;
@@ -40,6 +41,25 @@ pub enum ConvertTo {
 enum Command {
     /// Embed files (.txt, .abc, .mtf, .npy, .mid) or folders of them.
     Embed(EmbedArgs),
+    /// Extract MERT-v1-95M features (1, N, 768) from recordings, as the reference's
+    /// `extract_mert.py --mean_features`: one `<file name>.npy` per input (e.g. `song.mp3.npy`).
+    Features {
+        /// MERT model directory (config.json + weights); default: the download cache.
+        #[arg(long)]
+        mert: Option<PathBuf>,
+        /// Output folder; the input tree is mirrored below it.
+        #[arg(long)]
+        out: PathBuf,
+        /// 5 s windows per MERT forward pass.
+        #[arg(long, default_value_t = 2)]
+        batch: usize,
+        /// Exit with status 1 if any input failed (failures are always listed).
+        #[arg(long)]
+        strict: bool,
+        /// Audio files or folders (walked recursively).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
     /// Convert MIDI to MTF or standard ABC to interleaved ABC, byte-identical to the reference.
     Convert {
         /// Output format: `mtf` (from .mid/.midi) or `abc` (interleaved, from standard .abc).
@@ -62,9 +82,10 @@ enum Command {
         /// The .safetensors file to write.
         output: PathBuf,
     },
-    /// Download a released checkpoint and the XLM-R tokenizer into the model cache.
+    /// Download a released checkpoint and the XLM-R tokenizer (or MERT) into the model cache.
     Download {
-        /// Which weights: saas (best for audio, default) or c2 (best for symbolic music).
+        /// saas (best for audio, default), c2 (best for symbolic music), or mert (MERT-v1-95M,
+        /// needed for audio files; CC BY-NC 4.0).
         #[arg(default_value = "saas")]
         variant: String,
         /// Download again even if the files are present.
@@ -98,6 +119,9 @@ pub struct EmbedArgs {
     /// Segments per forward pass.
     #[arg(long, default_value_t = 8)]
     pub batch: usize,
+    /// MERT model directory for audio files (default: <model dir>/mert, then the download cache).
+    #[arg(long)]
+    pub mert: Option<PathBuf>,
     /// Skip inputs whose output file already exists (default: replace it).
     #[arg(long)]
     pub skip_existing: bool,
@@ -125,6 +149,13 @@ fn main() -> ExitCode {
             };
             convert::run(target, &out, &paths, strict)
         }
+        Command::Features {
+            mert,
+            out,
+            batch,
+            strict,
+            paths,
+        } => features::run(mert.as_deref(), &out, batch, &paths, strict),
         Command::ConvertWeights { input, output } => convert_weights(&input, &output).map(|_| true),
         Command::Download { variant, force } => download(&variant, force).map(|_| true),
         Command::Info { model } => info(&model).map(|_| true),
@@ -147,10 +178,15 @@ fn convert_weights(input: &std::path::Path, output: &std::path::Path) -> Result<
 }
 
 fn download(variant: &str, force: bool) -> Result<()> {
-    let v = clamp3::hub::Variant::parse(variant)
-        .with_context(|| format!("unknown variant `{variant}` (saas or c2)"))?;
-    let dir = clamp3::hub::variant_dir(v);
-    for (url, name) in v.files() {
+    let (dir, files, what) = if variant.eq_ignore_ascii_case("mert") {
+        eprintln!("note: the MERT-v1-95M weights are licensed CC BY-NC 4.0 (non-commercial use)");
+        (clamp3::hub::mert_dir(), clamp3::hub::mert_files(), "mert")
+    } else {
+        let v = clamp3::hub::Variant::parse(variant)
+            .with_context(|| format!("unknown variant `{variant}` (saas, c2 or mert)"))?;
+        (clamp3::hub::variant_dir(v), v.files(), v.name())
+    };
+    for (url, name) in files {
         let dest = dir.join(&name);
         if dest.is_file() && !force {
             eprintln!(
@@ -165,11 +201,7 @@ fn download(variant: &str, force: bool) -> Result<()> {
             .with_context(|| format!("writing checksum next to {}", dest.display()))?;
         eprintln!("{} verified ({sum})", dest.display());
     }
-    eprintln!(
-        "model `{}` is ready: clamp3 embed --model {} ...",
-        v.name(),
-        v.name()
-    );
+    eprintln!("`{what}` is ready in {}", dir.display());
     Ok(())
 }
 

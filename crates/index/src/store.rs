@@ -352,6 +352,29 @@ impl Index {
         Ok(())
     }
 
+    /// A free-form index-wide setting (e.g. where the model lives), if set.
+    pub fn setting(&self, key: &str) -> Result<Option<String>, IndexError> {
+        self.conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                [format!("setting.{key}")],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.sql())
+    }
+
+    /// Stores a free-form index-wide setting.
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<(), IndexError> {
+        self.conn
+            .execute(
+                "INSERT INTO meta VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [format!("setting.{key}"), value.to_string()],
+            )
+            .map_err(self.sql())?;
+        Ok(())
+    }
+
     /// SQLite's own consistency check ("ok" when sound).
     pub fn integrity_check(&self) -> Result<String, IndexError> {
         self.conn

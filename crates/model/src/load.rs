@@ -172,3 +172,105 @@ fn find_weights(dir: &Path) -> Result<PathBuf, ModelError> {
         }),
     }
 }
+
+/// The files of a MERT model: `config.json` (optional; MERT-v1-95M defaults) and weights
+/// (`model.safetensors`, else `pytorch_model.bin`, else the only `.safetensors`/`.bin`/`.pth`).
+#[derive(Debug, Clone)]
+pub struct MertFiles {
+    /// Directory holding the files.
+    pub dir: PathBuf,
+    /// The configuration.
+    pub config: crate::mert::MertConfig,
+    /// The weights file.
+    pub weights: PathBuf,
+}
+
+impl MertFiles {
+    /// Finds the files of a MERT model given its directory or weights file.
+    pub fn locate(path: &Path) -> Result<Self, ModelError> {
+        let meta = std::fs::metadata(path).map_err(|e| ModelError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        let (dir, weights) = if meta.is_dir() {
+            let pick = ["model.safetensors", "pytorch_model.bin"]
+                .iter()
+                .map(|n| path.join(n))
+                .find(|p| p.is_file());
+            let weights = match pick {
+                Some(p) => p,
+                None => {
+                    let mut found: Vec<PathBuf> = std::fs::read_dir(path)
+                        .map_err(|e| ModelError::Io {
+                            path: path.to_path_buf(),
+                            source: e,
+                        })?
+                        .flatten()
+                        .map(|e| e.path())
+                        .filter(|p| {
+                            p.is_file()
+                                && matches!(
+                                    p.extension().and_then(|x| x.to_str()),
+                                    Some("safetensors" | "bin" | "pth")
+                                )
+                        })
+                        .collect();
+                    match found.len() {
+                        0 => {
+                            return Err(ModelError::NoWeights {
+                                dir: path.to_path_buf(),
+                            })
+                        }
+                        1 => found.remove(0),
+                        _ => {
+                            return Err(ModelError::AmbiguousWeights {
+                                dir: path.to_path_buf(),
+                                files: found
+                                    .iter()
+                                    .filter_map(|p| {
+                                        p.file_name().map(|n| n.to_string_lossy().into_owned())
+                                    })
+                                    .collect(),
+                            })
+                        }
+                    }
+                }
+            };
+            (path.to_path_buf(), weights)
+        } else {
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            (dir.to_path_buf(), path.to_path_buf())
+        };
+        let cfg_path = dir.join("config.json");
+        let config = match std::fs::read_to_string(&cfg_path) {
+            Ok(t) => crate::mert::MertConfig::from_json(&t).map_err(|msg| ModelError::Config {
+                path: cfg_path.clone(),
+                msg,
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                crate::mert::MertConfig::default()
+            }
+            Err(e) => {
+                return Err(ModelError::Io {
+                    path: cfg_path,
+                    source: e,
+                })
+            }
+        };
+        Ok(MertFiles {
+            dir,
+            config,
+            weights,
+        })
+    }
+
+    /// Loads the model on `device`.
+    pub fn load(&self, device: &Device) -> Result<crate::mert::Mert, ModelError> {
+        let weights = Weights::open(&self.weights)?;
+        let vb = candle_nn::VarBuilder::from_backend(Box::new(weights), DType::F32, device.clone());
+        crate::mert::Mert::load(&self.config, vb).map_err(unwrap_weights_error)
+    }
+}

@@ -1,0 +1,60 @@
+//! Zero-shot classification: a music (or text) embedding against the embeddings of label
+//! texts, ranked by cosine (CLAMP3.md §8.3: search over a set of label texts).
+
+use crate::vectors::cosine;
+
+/// Labels with their text embeddings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Labels {
+    /// Label names.
+    pub names: Vec<String>,
+    /// One embedding per label.
+    pub vectors: Vec<Vec<f32>>,
+}
+
+impl Labels {
+    /// Every label with its similarity to `v`, most similar first (ties keep label order).
+    pub fn rank(&self, v: &[f32]) -> Vec<(String, f32)> {
+        let mut r: Vec<(String, f32)> = self
+            .names
+            .iter()
+            .zip(&self.vectors)
+            .map(|(n, l)| (n.clone(), cosine(v, l)))
+            .collect();
+        r.sort_by(|a, b| b.1.total_cmp(&a.1));
+        r
+    }
+}
+
+/// Label names from a comma-separated list (trimmed, empty items dropped, duplicates kept once).
+pub fn parse_label_list(s: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for l in s.split(',').map(str::trim).filter(|l| !l.is_empty()) {
+        if !out.iter().any(|o| o == l) {
+            out.push(l.to_string());
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranks_by_cosine() {
+        let l = Labels {
+            names: vec!["a".into(), "b".into(), "c".into()],
+            vectors: vec![vec![1.0, 0.0], vec![0.0, 1.0], vec![1.0, 1.0]],
+        };
+        let r = l.rank(&[0.9, 0.1]);
+        assert_eq!(
+            r.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(),
+            vec!["a", "c", "b"]
+        );
+        assert_eq!(
+            parse_label_list(" jazz, folk,,jazz ,rock"),
+            vec!["jazz", "folk", "rock"]
+        );
+    }
+}

@@ -1,0 +1,127 @@
+//! Audio end to end: decode, resample, normalise, MERT, the CLaMP 3 audio encoder. A small MERT
+//! (fixtures/mert/tiny, transformers' HuBERT in the MERT configuration) and a small CLaMP 3 with
+//! synthetic weights; MERT features checked against the PyTorch goldens.
+
+use std::path::{Path, PathBuf};
+
+use clamp3::features::FeatureExtractor;
+use clamp3::{Device, Embedder, Embedding};
+use clamp3_audio::AudioSource;
+use clamp3_model::{synthetic, Clamp3Config, Clamp3Model, Parts};
+
+fn repo(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel)
+}
+
+fn embedder(with_mert: bool) -> Embedder {
+    let cfg = Clamp3Config::from_json(
+        &std::fs::read_to_string(repo("fixtures/model/tiny/config.json")).unwrap(),
+    )
+    .unwrap();
+    let model = Clamp3Model::load(&cfg, Parts::ALL, synthetic::var_builder(&Device::Cpu)).unwrap();
+    let mut e = Embedder::from_parts(model, None);
+    if with_mert {
+        let m = FeatureExtractor::load(&repo("fixtures/mert/tiny"), &Device::Cpu).unwrap();
+        e.set_mert(m).unwrap();
+    }
+    e
+}
+
+fn golden_features() -> (Vec<usize>, Vec<f32>) {
+    let bytes = std::fs::read(repo("fixtures/mert/goldens.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let t = st.tensor("tiny/features").unwrap();
+    (
+        t.shape().to_vec(),
+        t.data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+    )
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum();
+    let n = |v: &[f32]| v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    dot / (n(a) * n(b))
+}
+
+#[test]
+fn recording_to_mert_features_matches_the_reference() {
+    let e = embedder(true);
+    let (f, n) = e
+        .audio_features(&AudioSource::path(repo("fixtures/mert/input_24k.wav")))
+        .unwrap();
+    let (shape, want) = golden_features();
+    assert_eq!(vec![1, n, 32], shape);
+    for (i, (a, b)) in f.chunks(32).zip(want.chunks(32)).enumerate() {
+        let c = cosine(a, b);
+        assert!(c >= 0.999_999, "window {i}: cosine {c}");
+    }
+}
+
+#[test]
+fn embedding_a_recording_equals_embedding_its_features() {
+    let e = embedder(true);
+    let dir = tempfile::tempdir().unwrap();
+    let wav = repo("fixtures/mert/input_24k.wav");
+    let (f, n) = e.audio_features(&AudioSource::path(&wav)).unwrap();
+    let npy = dir.path().join("features.npy");
+    clamp3::output::write_npy(&npy, &[1, n, 32], &f).unwrap();
+    // A long low-rate FLAC (resampled 8 kHz -> 24 kHz, three windows) embeds too.
+    let flac = repo("fixtures/audio/flac_8000_mono_long.flac");
+    let out = e.embed_files(&[wav.as_path(), npy.as_path(), flac.as_path()], false);
+    let v: Vec<Vec<f32>> = out
+        .into_iter()
+        .map(|r| match r.unwrap() {
+            Embedding::Global(v) => v,
+            _ => unreachable!(),
+        })
+        .collect();
+    assert_eq!(v[0], v[1]);
+    assert_eq!(v[2].len(), 24);
+}
+
+#[test]
+fn audio_errors_are_clear() {
+    let e = embedder(true);
+    let short = repo("fixtures/audio/wav16_24000_mono.wav"); // 0.5 s: under one window
+    let opus = repo("fixtures/audio/err_opus_48000_mono.ogg");
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.mp3");
+    std::fs::write(
+        &garbage,
+        (0..4000u32)
+            .map(|i| (i * 7919 % 251) as u8)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let empty = dir.path().join("empty.wav");
+    std::fs::write(&empty, b"").unwrap();
+    let paths = [
+        short.as_path(),
+        opus.as_path(),
+        garbage.as_path(),
+        empty.as_path(),
+    ];
+    for (p, r) in paths.iter().zip(e.embed_files(&paths, false)) {
+        let msg = r.unwrap_err().to_string();
+        let name = p.file_name().unwrap().to_str().unwrap();
+        assert!(msg.contains(name) && msg.contains("audio"), "{msg}");
+        assert_eq!(msg.lines().count(), 1, "{msg}");
+    }
+    // Without MERT the message says where to get it.
+    let no_mert = embedder(false);
+    let msg = no_mert
+        .embed_files(&[Path::new(&repo("fixtures/mert/input_24k.wav"))], false)
+        .remove(0)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("clamp3 download mert"), "{msg}");
+}
