@@ -13,8 +13,11 @@ use crate::input::{InputCause, InputError, InputKind};
 pub enum Target {
     /// MTF text from MIDI files (`.mtf`).
     Mtf,
-    /// Interleaved ABC from standard ABC (`.abc`).
+    /// Interleaved ABC from standard ABC or MusicXML (`.abc`).
     Abc,
+    /// Standard ABC from MusicXML, before interleaving (what the reference's xml2abc step
+    /// writes).
+    StandardAbc,
 }
 
 impl Target {
@@ -22,7 +25,7 @@ impl Target {
     pub fn extension(self) -> &'static str {
         match self {
             Target::Mtf => "mtf",
-            Target::Abc => "abc",
+            Target::Abc | Target::StandardAbc => "abc",
         }
     }
 
@@ -30,7 +33,9 @@ impl Target {
     pub fn accepts(self, path: &Path) -> bool {
         matches!(
             (self, InputKind::of(path)),
-            (Target::Mtf, Some(InputKind::Midi)) | (Target::Abc, Some(InputKind::Abc))
+            (Target::Mtf, Some(InputKind::Midi))
+                | (Target::Abc, Some(InputKind::Abc | InputKind::MusicXml))
+                | (Target::StandardAbc, Some(InputKind::MusicXml))
         )
     }
 
@@ -42,12 +47,45 @@ impl Target {
         }
         match self {
             Target::Mtf => mtf::midi_to_mtf(bytes).map_err(|e| err(e.into())),
+            Target::Abc if InputKind::of(path) == Some(InputKind::MusicXml) => {
+                let abc = musicxml_to_abc(bytes, is_mxl(path), false).map_err(err)?;
+                interleave::interleave_abc(&abc).map_err(|e| err(e.into()))
+            }
             Target::Abc => {
                 let abc = std::str::from_utf8(bytes).map_err(|e| err(InputCause::NotUtf8(e)))?;
                 interleave::interleave_abc(abc).map_err(|e| err(e.into()))
             }
+            Target::StandardAbc => musicxml_to_abc(bytes, is_mxl(path), false).map_err(err),
         }
     }
+}
+
+/// Standard ABC of a MusicXML file's content, as the reference's `xml2abc.py -d 8 -x` prints
+/// it. Compressed (`.mxl`) archives are read as the reference does (first `.xml` member);
+/// with `lenient`, an archive the reference cannot read (its score is a `.musicxml` member) is
+/// read through its `META-INF/container.xml` instead.
+pub fn musicxml_to_abc(
+    bytes: &[u8],
+    compressed: bool,
+    lenient: bool,
+) -> Result<String, InputCause> {
+    if !compressed {
+        return Ok(clamp3_musicxml::musicxml_bytes_to_abc(bytes)?);
+    }
+    let text = match clamp3_musicxml::read_mxl_as_reference(bytes) {
+        Err(clamp3_musicxml::XmlError::NoScoreInArchive) if lenient => {
+            clamp3_musicxml::read_mxl(bytes)?
+        }
+        r => r?,
+    };
+    Ok(clamp3_musicxml::musicxml_to_abc(&text)?)
+}
+
+/// Whether a MusicXML path is a compressed archive by the reference's rule (its extension).
+fn is_mxl(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("mxl"))
 }
 
 /// True for standard multi-voice ABC as xml2abc writes it: a line that is exactly `V:1` (after

@@ -244,6 +244,13 @@ impl Embedder {
                 self.symbolic_sequence(&crate::convert::abc_for_model(&abc)?)
             }
             InputKind::Midi => self.symbolic_sequence(&clamp3_formats::mtf::midi_to_mtf(bytes)?),
+            InputKind::MusicXml => {
+                // An archive is recognised by content here; the reference's member rule first,
+                // then the archive's container for scores the reference cannot read.
+                let compressed = bytes.starts_with(b"PK\x03\x04");
+                let abc = crate::convert::musicxml_to_abc(bytes, compressed, true)?;
+                self.symbolic_sequence(&clamp3_formats::interleave::interleave_abc(&abc)?)
+            }
             InputKind::Audio => {
                 let dim = self.model.config().audio_config.hidden_size;
                 let src = AudioSource::Bytes(std::sync::Arc::from(bytes), None);

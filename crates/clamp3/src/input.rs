@@ -18,6 +18,9 @@ pub enum InputKind {
     Features,
     /// `.mid`, `.midi`: Standard MIDI Files (converted to MTF on the fly).
     Midi,
+    /// MusicXML (`.xml`, `.musicxml`, compressed `.mxl`): converted to ABC as the reference's
+    /// xml2abc does, then interleaved.
+    MusicXml,
     /// Audio recordings (`.wav`, `.flac`, `.mp3`, `.ogg`, `.m4a`, `.aiff`...), turned into MERT
     /// features on the fly.
     Audio,
@@ -33,6 +36,7 @@ impl InputKind {
             "mtf" => InputKind::Mtf,
             "npy" => InputKind::Features,
             "mid" | "midi" => InputKind::Midi,
+            "xml" | "musicxml" | "mxl" => InputKind::MusicXml,
             "wav" | "wave" | "flac" | "mp3" | "ogg" | "oga" | "m4a" | "mp4" | "aac" | "alac"
             | "aif" | "aiff" | "aifc" | "caf" | "mka" | "webm" | "opus" => InputKind::Audio,
             _ => return None,
@@ -43,14 +47,17 @@ impl InputKind {
     pub fn modality(self) -> Modality {
         match self {
             InputKind::Text => Modality::Text,
-            InputKind::Abc | InputKind::Mtf | InputKind::Midi => Modality::Symbolic,
+            InputKind::Abc | InputKind::Mtf | InputKind::Midi | InputKind::MusicXml => {
+                Modality::Symbolic
+            }
             InputKind::Features | InputKind::Audio => Modality::Audio,
         }
     }
 
     /// Every supported extension.
     pub const EXTENSIONS: &'static [&'static str] = &[
-        "txt", "abc", "mtf", "npy", "mid", "midi", "wav", "flac", "mp3", "ogg", "m4a", "aiff",
+        "txt", "abc", "mtf", "npy", "mid", "midi", "xml", "musicxml", "mxl", "wav", "flac", "mp3",
+        "ogg", "m4a", "aiff",
     ];
 }
 
@@ -78,6 +85,9 @@ pub enum InputCause {
     /// A MIDI file could not be converted to MTF.
     #[error("MIDI: {0}")]
     Midi(#[from] clamp3_formats::mtf::MtfError),
+    /// MusicXML could not be converted to ABC (where the reference's xml2abc prints nothing).
+    #[error("MusicXML: {0}")]
+    MusicXml(#[from] clamp3_musicxml::XmlError),
     /// Standard ABC could not be interleaved (where the reference gives up too).
     #[error("ABC interleaving: {0}")]
     Interleave(#[from] clamp3_formats::interleave::InterleaveError),

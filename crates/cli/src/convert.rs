@@ -17,6 +17,26 @@ pub fn run(target: Target, out: &std::path::Path, paths: &[PathBuf], strict: boo
     if files.is_empty() && failures.is_empty() {
         bail!("no input files to convert to {}", target.extension());
     }
+    // Two inputs with one output name (e.g. x.xml and x.mxl): the first found wins.
+    let mut claimed: std::collections::HashMap<PathBuf, PathBuf> = std::collections::HashMap::new();
+    let files: Vec<_> = files
+        .into_iter()
+        .filter(|f| match claimed.get(&f.rel_out) {
+            Some(first) => {
+                failures.push(format!(
+                    "{}: output {} is already written from {}",
+                    f.path.display(),
+                    f.rel_out.display(),
+                    first.display()
+                ));
+                false
+            }
+            None => {
+                claimed.insert(f.rel_out.clone(), f.path.clone());
+                true
+            }
+        })
+        .collect();
     let bar = crate::progress::files_bar(files.len());
     let results: Vec<Result<(), String>> = files
         .par_iter()

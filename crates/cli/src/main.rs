@@ -62,9 +62,14 @@ enum Command {
     },
     /// Convert MIDI to MTF or standard ABC to interleaved ABC, byte-identical to the reference.
     Convert {
-        /// Output format: `mtf` (from .mid/.midi) or `abc` (interleaved, from standard .abc).
+        /// Output format: `mtf` (from .mid/.midi) or `abc` (interleaved, from standard .abc or
+        /// MusicXML .xml/.musicxml/.mxl).
         #[arg(long, value_enum)]
         to: ConvertTo,
+        /// With `--to abc`: stop after MusicXML -> standard ABC (the reference's xml2abc step),
+        /// before interleaving.
+        #[arg(long)]
+        standard_abc: bool,
         /// Output folder; the input tree is mirrored below it.
         #[arg(long)]
         out: PathBuf,
@@ -141,11 +146,17 @@ fn main() -> ExitCode {
             to,
             out,
             strict,
+            standard_abc,
             paths,
         } => {
-            let target = match to {
-                ConvertTo::Mtf => clamp3::convert::Target::Mtf,
-                ConvertTo::Abc => clamp3::convert::Target::Abc,
+            let target = match (to, standard_abc) {
+                (ConvertTo::Mtf, false) => clamp3::convert::Target::Mtf,
+                (ConvertTo::Abc, false) => clamp3::convert::Target::Abc,
+                (ConvertTo::Abc, true) => clamp3::convert::Target::StandardAbc,
+                (ConvertTo::Mtf, true) => {
+                    eprintln!("error: --standard-abc goes with --to abc");
+                    return ExitCode::from(2);
+                }
             };
             convert::run(target, &out, &paths, strict)
         }

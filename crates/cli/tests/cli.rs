@@ -517,3 +517,165 @@ fn embed_interleaves_standard_abc_on_the_fly() {
         read_npy(&out.join("interleaved.npy")).data
     );
 }
+
+#[test]
+fn convert_musicxml_to_standard_and_interleaved_abc() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("scores");
+    std::fs::create_dir_all(&input).unwrap();
+    for f in ["bwv10.7.mxl", "bwv113.8.mxl"] {
+        std::fs::copy(
+            repo(&format!("fixtures/xml2abc/inputs/music21/bach/{f}")),
+            input.join(f),
+        )
+        .unwrap();
+    }
+    let std_out = tmp.path().join("std");
+    let st = clamp3()
+        .args(["convert", "--to", "abc", "--standard-abc", "--out"])
+        .arg(&std_out)
+        .arg(&input)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&st.stderr);
+    // bwv113.8.mxl stores its score as a .musicxml member, which the reference cannot read.
+    assert!(
+        err.contains("converted 1 file(s)") && err.contains("bwv113.8.mxl"),
+        "{err}"
+    );
+    let got = std::fs::read(std_out.join("bwv10.7.abc")).unwrap();
+    let want = std::fs::read(repo(
+        "fixtures/xml2abc/expected/music21/bach/bwv10.7.mxl.abc",
+    ))
+    .unwrap();
+    assert!(got == want, "standard ABC differs from xml2abc -d 8 -x");
+    // Then interleaved: the same as interleaving that standard ABC.
+    let inter_out = tmp.path().join("inter");
+    let st = clamp3()
+        .args(["convert", "--to", "abc", "--out"])
+        .arg(&inter_out)
+        .arg(input.join("bwv10.7.mxl"))
+        .output()
+        .unwrap();
+    assert!(st.status.success());
+    let want =
+        clamp3_formats::interleave::interleave_abc(std::str::from_utf8(&got).unwrap()).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(inter_out.join("bwv10.7.abc")).unwrap(),
+        want
+    );
+}
+
+#[test]
+fn embed_takes_musicxml_directly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model_dir(tmp.path());
+    let input = tmp.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::copy(
+        repo("fixtures/xml2abc/inputs/music21/bach/bwv10.7.mxl"),
+        input.join("a.mxl"),
+    )
+    .unwrap();
+    let abc = std::fs::read_to_string(repo(
+        "fixtures/xml2abc/expected/music21/bach/bwv10.7.mxl.abc",
+    ))
+    .unwrap();
+    std::fs::write(
+        input.join("b.abc"),
+        clamp3_formats::interleave::interleave_abc(&abc).unwrap(),
+    )
+    .unwrap();
+    // An archive whose score is a .musicxml member: the reference reads nothing, we read the
+    // container's score.
+    std::fs::copy(
+        repo("fixtures/xml2abc/inputs/music21/bach/bwv113.8.mxl"),
+        input.join("c.mxl"),
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let st = clamp3()
+        .args(["embed", "--model"])
+        .arg(&model)
+        .arg("--out")
+        .arg(&out)
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    assert_eq!(
+        read_npy(&out.join("a.npy")).data,
+        read_npy(&out.join("b.npy")).data
+    );
+    assert_eq!(read_npy(&out.join("c.npy")).shape, vec![1, 24]);
+}
+
+#[test]
+fn features_and_embed_for_recordings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model_dir(tmp.path());
+    let input = tmp.path().join("rec");
+    std::fs::create_dir_all(input.join("sub")).unwrap();
+    std::fs::copy(
+        repo("fixtures/mert/input_24k.wav"),
+        input.join("sub/tune.wav"),
+    )
+    .unwrap();
+    std::fs::copy(
+        repo("fixtures/audio/flac_8000_mono_long.flac"),
+        input.join("long.flac"),
+    )
+    .unwrap();
+    std::fs::copy(
+        repo("fixtures/audio/wav16_24000_mono.wav"),
+        input.join("short.wav"),
+    )
+    .unwrap();
+    let mert = repo("fixtures/mert/tiny");
+    let feats = tmp.path().join("features");
+    let st = clamp3()
+        .arg("features")
+        .arg("--mert")
+        .arg(&mert)
+        .arg("--out")
+        .arg(&feats)
+        .arg(&input)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&st.stderr);
+    assert_eq!(st.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("short.wav") && err.contains("2 file(s)"),
+        "{err}"
+    );
+    // Named like the reference's extract_mert.py: the whole file name plus .npy.
+    let f = read_npy(&feats.join("sub/tune.wav.npy"));
+    assert_eq!(f.shape, vec![1, 2, 32]);
+    assert_eq!(read_npy(&feats.join("long.flac.npy")).shape, vec![1, 3, 32]);
+    // Embedding the recording equals embedding its features.
+    let out = tmp.path().join("emb");
+    let st = clamp3()
+        .args(["embed", "--model"])
+        .arg(&model)
+        .arg("--mert")
+        .arg(&mert)
+        .arg("--out")
+        .arg(&out)
+        .arg(input.join("sub/tune.wav"))
+        .arg(feats.join("sub/tune.wav.npy"))
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    assert_eq!(
+        read_npy(&out.join("tune.npy")).data,
+        read_npy(&out.join("tune.wav.npy")).data
+    );
+}
