@@ -3,7 +3,9 @@
 mod convert;
 mod embed;
 mod features;
+mod probe;
 mod progress;
+mod retrieval;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +30,113 @@ pub enum Format {
     Jsonl,
 }
 
+/// Tie rule of `eval`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TiesArg {
+    /// Ties count against the query (default).
+    Pessimistic,
+    /// The reference scripts' rule: ties resolved in favour of the correct reference.
+    Optimistic,
+}
+
+#[derive(Debug, Subcommand)]
+enum IndexCommand {
+    /// Embed and store new or changed files (by content hash); unchanged files are skipped.
+    Add {
+        /// Index directory (created if needed).
+        #[arg(long)]
+        index: PathBuf,
+        /// Model directory, weights file, or saas / c2.
+        #[arg(long)]
+        model: String,
+        /// MERT model directory, for audio files.
+        #[arg(long)]
+        mert: Option<PathBuf>,
+        /// Files per committed batch.
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        /// Exit with status 1 if any input failed.
+        #[arg(long)]
+        strict: bool,
+        /// Files or folders (walked recursively).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Drop the entries of files that no longer exist.
+    Prune {
+        /// Index directory.
+        #[arg(long)]
+        index: PathBuf,
+    },
+    /// Show what an index holds.
+    Info {
+        /// Index directory.
+        #[arg(long)]
+        index: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ProbeCommand {
+    /// Train a probe on labelled files or embeddings (labels from `<label>_<name>` file names).
+    Train {
+        /// Folder of training files.
+        #[arg(long)]
+        data: PathBuf,
+        /// Folder of evaluation files (default: a held-out share of --data).
+        #[arg(long)]
+        eval: Option<PathBuf>,
+        /// Share of --data held out when --eval is absent.
+        #[arg(long, default_value_t = 0.2)]
+        eval_share: f64,
+        /// Where labels come from.
+        #[arg(long, value_enum, default_value_t = probe::LabelFrom::Name)]
+        label_from: probe::LabelFrom,
+        /// Model (needed unless the folders hold (1, D) .npy embeddings).
+        #[arg(long)]
+        model: Option<String>,
+        /// MERT model directory, for audio.
+        #[arg(long)]
+        mert: Option<PathBuf>,
+        /// Output probe file (JSON).
+        #[arg(long)]
+        out: PathBuf,
+        /// Passes over the training data.
+        #[arg(long, default_value_t = 200)]
+        epochs: usize,
+        /// AdamW learning rate.
+        #[arg(long, default_value_t = 1e-3)]
+        lr: f32,
+        /// Examples per update.
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+        /// Undersample each class to the smallest one in every epoch.
+        #[arg(long)]
+        balance: bool,
+        /// Seed of splitting and shuffling.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+    /// Predict labels: prints (or writes) {path: label}.
+    Predict {
+        /// Probe file from `probe train`.
+        #[arg(long)]
+        probe: PathBuf,
+        /// Model (needed unless the inputs are (1, D) .npy embeddings).
+        #[arg(long)]
+        model: Option<String>,
+        /// MERT model directory, for audio.
+        #[arg(long)]
+        mert: Option<PathBuf>,
+        /// Write the JSON here instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Files or folders.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+}
+
 /// Target of `convert`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ConvertTo {
@@ -39,8 +148,120 @@ pub enum ConvertTo {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Embed files (.txt, .abc, .mtf, .npy, .mid) or folders of them.
+    /// Embed files (text, ABC, MusicXML, MIDI, MTF, audio, MERT .npy) or folders of them.
     Embed(EmbedArgs),
+    /// A persistent, incremental index of a music collection.
+    #[command(subcommand)]
+    Index(IndexCommand),
+    /// Search an index with a text (any language) or a file of any supported kind.
+    Search {
+        /// Index directory.
+        #[arg(long)]
+        index: PathBuf,
+        /// Model (default: the one the index was built with).
+        #[arg(long)]
+        model: Option<String>,
+        /// MERT model directory, for audio queries.
+        #[arg(long)]
+        mert: Option<PathBuf>,
+        /// Only results of this modality: text, symbolic or audio.
+        #[arg(long)]
+        modality: Option<String>,
+        /// Number of results.
+        #[arg(short = 'k', long = "top", default_value_t = 10)]
+        k: usize,
+        /// Approximate (HNSW) search, for large indexes.
+        #[arg(long)]
+        approx: bool,
+        /// HNSW search breadth (higher: better recall, slower).
+        #[arg(long)]
+        ef: Option<usize>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// The query: a file path, else the text itself.
+        query: String,
+    },
+    /// Zero-shot classification: rank label texts for each input.
+    Classify {
+        /// Model directory, weights file, or saas / c2.
+        #[arg(long)]
+        model: String,
+        /// MERT model directory, for audio inputs.
+        #[arg(long)]
+        mert: Option<PathBuf>,
+        /// Comma-separated labels, e.g. "jazz,folk,classical".
+        #[arg(long)]
+        labels: Option<String>,
+        /// A file with one label (text, any language) per line.
+        #[arg(long)]
+        labels_file: Option<PathBuf>,
+        /// Labels shown per input.
+        #[arg(long, default_value_t = 5)]
+        top: usize,
+        /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+        /// Files or folders to classify.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// The CLaMP 3 score of generated music against prompts or references (pairwise by file
+    /// key, or --group for whole distributions).
+    Score {
+        /// Folder of queries (e.g. generated music).
+        queries: PathBuf,
+        /// Folder of references (prompts or reference music); paired by folder + name up to the
+        /// first dot.
+        references: PathBuf,
+        /// Model (needed unless both folders hold (1, D) .npy embeddings).
+        #[arg(long)]
+        model: Option<String>,
+        /// MERT model directory, for audio.
+        #[arg(long)]
+        mert: Option<PathBuf>,
+        /// Distribution-level score: cosine of the mean vectors.
+        #[arg(long)]
+        group: bool,
+        /// Folder for pairwise_similarities.jsonl and unmatched_files.jsonl.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Exit 0 even when some files have no counterpart.
+        #[arg(long)]
+        allow_unmatched: bool,
+    },
+    /// Retrieval evaluation: MRR and Hit@1/10/100 of paired queries and references.
+    Eval {
+        /// Folder of queries (paired with references by folder + name up to the first dot).
+        queries: Option<PathBuf>,
+        /// Folder of references.
+        references: Option<PathBuf>,
+        /// A WikiMT-X-style JSONL file instead of two folders.
+        #[arg(long, conflicts_with_all = ["queries", "references"])]
+        jsonl: Option<PathBuf>,
+        /// JSONL mode: the text field used as query (background, analysis, description, scene).
+        #[arg(long, default_value = "description")]
+        text_field: String,
+        /// JSONL mode: `leadsheet` (ABC in the record) or a field holding a file path (abc, mtf,
+        /// midi, audio), relative to the JSONL file.
+        #[arg(long, default_value = "leadsheet")]
+        music: String,
+        /// Model (needed unless both folders hold (1, D) .npy embeddings).
+        #[arg(long)]
+        model: Option<String>,
+        /// MERT model directory, for audio.
+        #[arg(long)]
+        mert: Option<PathBuf>,
+        /// How a tie with the correct reference is ranked.
+        #[arg(long, value_enum, default_value_t = TiesArg::Pessimistic)]
+        ties: TiesArg,
+        /// Write the rank of every query (JSON lines) here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Linear probes on embeddings.
+    #[command(subcommand)]
+    Probe(ProbeCommand),
     /// Extract MERT-v1-95M features (1, N, 768) from recordings, as the reference's
     /// `extract_mert.py --mean_features`: one `<file name>.npy` per input (e.g. `song.mp3.npy`).
     Features {
@@ -167,6 +388,171 @@ fn main() -> ExitCode {
             strict,
             paths,
         } => features::run(mert.as_deref(), &out, batch, &paths, strict),
+        Command::Index(IndexCommand::Add {
+            index,
+            model,
+            mert,
+            batch,
+            strict,
+            paths,
+        }) => retrieval::index_add(&index, &model, mert.as_deref(), batch, &paths, strict),
+        Command::Index(IndexCommand::Prune { index }) => {
+            retrieval::index_prune(&index).map(|_| true)
+        }
+        Command::Index(IndexCommand::Info { index }) => retrieval::index_info(&index).map(|_| true),
+        Command::Search {
+            index,
+            model,
+            mert,
+            modality,
+            k,
+            approx,
+            ef,
+            json,
+            query,
+        } => retrieval::search(&retrieval::SearchArgs {
+            index: &index,
+            model: model.as_deref(),
+            mert: mert.as_deref(),
+            query: &query,
+            modality: modality.as_deref(),
+            k,
+            approx,
+            ef,
+            json,
+        })
+        .map(|_| true),
+        Command::Classify {
+            model,
+            mert,
+            labels,
+            labels_file,
+            top,
+            json,
+            paths,
+        } => {
+            let mut names = labels
+                .as_deref()
+                .map(clamp3::classify::parse_label_list)
+                .unwrap_or_default();
+            if let Some(f) = labels_file {
+                match std::fs::read_to_string(&f) {
+                    Ok(t) => names.extend(
+                        t.lines()
+                            .map(str::trim)
+                            .filter(|l| !l.is_empty())
+                            .map(str::to_string),
+                    ),
+                    Err(e) => {
+                        eprintln!("error: {}: {e}", f.display());
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            retrieval::classify(&model, mert.as_deref(), names, &paths, top, json)
+        }
+        Command::Score {
+            queries,
+            references,
+            model,
+            mert,
+            group,
+            out,
+            allow_unmatched,
+        } => retrieval::score(&retrieval::ScoreArgs {
+            queries: &queries,
+            references: &references,
+            model: model.as_deref(),
+            mert: mert.as_deref(),
+            group,
+            out: out.as_deref(),
+            allow_unmatched,
+        }),
+        Command::Eval {
+            queries,
+            references,
+            jsonl,
+            text_field,
+            music,
+            model,
+            mert,
+            ties,
+            out,
+        } => {
+            let ties = match ties {
+                TiesArg::Pessimistic => clamp3::eval::Ties::Pessimistic,
+                TiesArg::Optimistic => clamp3::eval::Ties::Optimistic,
+            };
+            match (jsonl, queries, references, model.as_deref()) {
+                (Some(jsonl), _, _, Some(model)) => {
+                    retrieval::eval_jsonl(&retrieval::JsonlEvalArgs {
+                        jsonl: &jsonl,
+                        text_field: &text_field,
+                        music: &music,
+                        model,
+                        mert: mert.as_deref(),
+                        ties,
+                        out: out.as_deref(),
+                    })
+                }
+                (Some(_), _, _, None) => Err(anyhow::anyhow!("--jsonl needs --model")),
+                (None, Some(q), Some(r), model) => retrieval::eval(&retrieval::EvalArgs {
+                    queries: &q,
+                    references: &r,
+                    model,
+                    mert: mert.as_deref(),
+                    ties,
+                    out: out.as_deref(),
+                }),
+                _ => Err(anyhow::anyhow!(
+                    "give QUERIES REFERENCES folders or --jsonl FILE"
+                )),
+            }
+        }
+        Command::Probe(ProbeCommand::Train {
+            data,
+            eval,
+            eval_share,
+            label_from,
+            model,
+            mert,
+            out,
+            epochs,
+            lr,
+            batch,
+            balance,
+            seed,
+        }) => probe::train(&probe::TrainArgs {
+            data: &data,
+            eval: eval.as_deref(),
+            eval_share,
+            model: model.as_deref(),
+            mert: mert.as_deref(),
+            label_from,
+            out: &out,
+            opts: clamp3::probe::TrainOptions {
+                epochs,
+                lr,
+                batch_size: batch,
+                balance,
+                seed,
+                ..Default::default()
+            },
+        })
+        .map(|_| true),
+        Command::Probe(ProbeCommand::Predict {
+            probe: p,
+            model,
+            mert,
+            out,
+            paths,
+        }) => probe::predict(
+            &p,
+            model.as_deref(),
+            mert.as_deref(),
+            &paths,
+            out.as_deref(),
+        ),
         Command::ConvertWeights { input, output } => convert_weights(&input, &output).map(|_| true),
         Command::Download { variant, force } => download(&variant, force).map(|_| true),
         Command::Info { model } => info(&model).map(|_| true),
