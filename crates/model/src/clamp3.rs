@@ -69,11 +69,9 @@ impl PatchEncoder {
         let h = c.hidden_size;
         let pe = vb.pp("patch_embedding");
         let w = pe.get((h, patch_size * PATCH_VOCAB), "weight")?;
-        let table = if w.track_op() {
-            w.t()?
-        } else {
-            w.t()?.contiguous()?
-        };
+        // Transposed once so that each (position, id) column is a contiguous row to gather;
+        // the copy is differentiable, so a trainable weight keeps its gradient.
+        let table = w.t()?.contiguous()?;
         Ok(PatchEncoder {
             table,
             bias: pe.get(h, "bias")?,

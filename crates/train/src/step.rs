@@ -1,0 +1,221 @@
+//! One contrastive batch: the loss and the parameter gradients, with gradient caching.
+//!
+//! A contrastive loss couples every item of the batch with every other one (the negatives), so
+//! plain gradient accumulation over micro-batches would shrink the set of negatives to the
+//! micro-batch. Instead (gradient caching, Gao et al. 2021): (1) embed the whole batch without
+//! a graph, micro-batch by micro-batch; (2) compute the loss of the full batch and its gradient
+//! with respect to every embedding; (3) re-embed each micro-batch with a graph and backpropagate
+//! `Σ embedding · cached_gradient`. The parameter gradients equal those of the full batch
+//! computed at once (up to float rounding), with the memory of one micro-batch.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use candle_core::{Device, Tensor};
+use clamp3_model::{Clamp3Model, Modality, Parts};
+
+use crate::loss::{clip_loss, loss_and_vector_grads};
+use crate::params::{Params, Part};
+use crate::TrainError;
+
+/// Music items of a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Music {
+    /// Each item: patches, row-major `[P, patch_size]`.
+    Symbolic(Vec<Vec<u32>>),
+    /// Each item: feature vectors, row-major `[T, dim]` (zero BOS/EOS vectors included).
+    Audio(Vec<Vec<f32>>),
+}
+
+/// A contrastive batch: item `i` of `text` describes item `i` of `music`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    /// Token ids per item (`<s>`/`</s>` included).
+    pub text: Vec<Vec<u32>>,
+    /// Music per item.
+    pub music: Music,
+}
+
+impl Batch {
+    /// Number of pairs.
+    pub fn len(&self) -> usize {
+        self.text.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+
+    /// The music modality.
+    pub fn modality(&self) -> Modality {
+        match self.music {
+            Music::Symbolic(_) => Modality::Symbolic,
+            Music::Audio(_) => Modality::Audio,
+        }
+    }
+}
+
+/// Padded `[n, L]` ids and `[n, L]` mask for items `range` of `rows`.
+fn pad_ids(rows: &[Vec<u32>], pad: u32, dev: &Device) -> candle_core::Result<(Tensor, Tensor)> {
+    let l = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut ids = vec![pad; rows.len() * l];
+    let mut mask = vec![0f32; rows.len() * l];
+    for (i, r) in rows.iter().enumerate() {
+        ids[i * l..i * l + r.len()].copy_from_slice(r);
+        mask[i * l..i * l + r.len()]
+            .iter_mut()
+            .for_each(|m| *m = 1.0);
+    }
+    Ok((
+        Tensor::from_vec(ids, (rows.len(), l), dev)?,
+        Tensor::from_vec(mask, (rows.len(), l), dev)?,
+    ))
+}
+
+/// Padded `[n, L, width]` rows of `width`-sized items (patches or vectors) and the mask.
+fn pad_rows<T: candle_core::WithDType + Copy + Default>(
+    rows: &[Vec<T>],
+    width: usize,
+    dev: &Device,
+) -> candle_core::Result<(Tensor, Tensor)> {
+    let l = rows.iter().map(|r| r.len() / width).max().unwrap_or(0);
+    let mut data = vec![T::default(); rows.len() * l * width];
+    let mut mask = vec![0f32; rows.len() * l];
+    for (i, r) in rows.iter().enumerate() {
+        data[i * l * width..i * l * width + r.len()].copy_from_slice(r);
+        mask[i * l..i * l + r.len() / width]
+            .iter_mut()
+            .for_each(|m| *m = 1.0);
+    }
+    Ok((
+        Tensor::from_vec(data, (rows.len(), l, width), dev)?,
+        Tensor::from_vec(mask, (rows.len(), l), dev)?,
+    ))
+}
+
+/// Projected text vectors `[n, P]` of items `lo..hi`.
+fn text_vectors(
+    model: &Clamp3Model,
+    batch: &Batch,
+    lo: usize,
+    hi: usize,
+) -> candle_core::Result<Tensor> {
+    let pad = model.config().text_config.pad_token_id;
+    let (ids, mask) = pad_ids(&batch.text[lo..hi], pad, model.device())?;
+    model.global_features(Modality::Text, &ids, &mask)
+}
+
+/// Projected music vectors `[n, P]` of items `lo..hi`.
+fn music_vectors(
+    model: &Clamp3Model,
+    batch: &Batch,
+    lo: usize,
+    hi: usize,
+) -> candle_core::Result<Tensor> {
+    let c = model.config();
+    let (x, mask) = match &batch.music {
+        Music::Symbolic(p) => pad_rows(&p[lo..hi], c.patch_size, model.device())?,
+        Music::Audio(f) => pad_rows(&f[lo..hi], c.audio_config.hidden_size, model.device())?,
+    };
+    model.global_features(batch.modality(), &x, &mask)
+}
+
+fn parts_for(m: Modality) -> Parts {
+    Parts::of([Modality::Text, m])
+}
+
+fn frozen_all() -> BTreeSet<Part> {
+    Part::ALL.into_iter().collect()
+}
+
+/// All text and music vectors of the batch without a graph, `micro` items at a time.
+pub fn embed_batch(
+    params: &Params,
+    batch: &Batch,
+    micro: usize,
+) -> Result<(Tensor, Tensor), TrainError> {
+    let model = params.model(parts_for(batch.modality()), &frozen_all())?;
+    let mut t = Vec::new();
+    let mut m = Vec::new();
+    for lo in (0..batch.len()).step_by(micro.max(1)) {
+        let hi = (lo + micro.max(1)).min(batch.len());
+        t.push(text_vectors(&model, batch, lo, hi)?);
+        m.push(music_vectors(&model, batch, lo, hi)?);
+    }
+    Ok((Tensor::cat(&t, 0)?, Tensor::cat(&m, 0)?))
+}
+
+/// The contrastive loss of a batch (no gradients), e.g. for evaluation.
+pub fn batch_loss(params: &Params, batch: &Batch, micro: usize) -> Result<f32, TrainError> {
+    let (t, m) = embed_batch(params, batch, micro)?;
+    Ok(clip_loss(&t, &m)?.to_scalar::<f32>()?)
+}
+
+/// Loss and gradients of one batch.
+#[derive(Debug)]
+pub struct Gradients {
+    /// The full-batch loss.
+    pub loss: f32,
+    /// Gradient of every trainable parameter that received one, by state-dict key.
+    pub grads: BTreeMap<String, Tensor>,
+}
+
+/// Loss and parameter gradients of `batch` with the parts in `frozen` fixed, computing at most
+/// `micro` items with a graph at a time (see the module docs).
+pub fn gradients(
+    params: &Params,
+    frozen: &BTreeSet<Part>,
+    batch: &Batch,
+    micro: usize,
+) -> Result<Gradients, TrainError> {
+    if batch.len() < 2 {
+        return Err(TrainError::Data(
+            "a contrastive batch needs at least two pairs".into(),
+        ));
+    }
+    let (t_all, m_all) = embed_batch(params, batch, micro)?;
+    let (loss, gt, gm) = loss_and_vector_grads(&t_all, &m_all)?;
+    let modality = batch.modality();
+    let text_trains = !(frozen.contains(&Part::TextModel) && frozen.contains(&Part::TextProj));
+    let (mm, mp) = match modality {
+        Modality::Symbolic => (Part::SymbolicModel, Part::SymbolicProj),
+        _ => (Part::AudioModel, Part::AudioProj),
+    };
+    let music_trains = !(frozen.contains(&mm) && frozen.contains(&mp));
+    let model = params.model(parts_for(modality), frozen)?;
+    let trainable = params.trainable(frozen);
+    let mut grads: BTreeMap<String, Tensor> = BTreeMap::new();
+    for lo in (0..batch.len()).step_by(micro.max(1)) {
+        let hi = (lo + micro.max(1)).min(batch.len());
+        let mut surrogate: Option<Tensor> = None;
+        if text_trains {
+            let t = text_vectors(&model, batch, lo, hi)?;
+            let s = (t * gt.narrow(0, lo, hi - lo)?)?.sum_all()?;
+            surrogate = Some(s);
+        }
+        if music_trains {
+            let m = music_vectors(&model, batch, lo, hi)?;
+            let s = (m * gm.narrow(0, lo, hi - lo)?)?.sum_all()?;
+            surrogate = Some(match surrogate {
+                Some(x) => (x + s)?,
+                None => s,
+            });
+        }
+        let Some(surrogate) = surrogate else { break };
+        let store = surrogate.backward()?;
+        for (name, var) in &trainable {
+            if let Some(g) = store.get(var.as_tensor()) {
+                let g = g.detach();
+                let e = grads.remove(*name);
+                grads.insert(
+                    name.to_string(),
+                    match e {
+                        Some(acc) => (acc + g)?,
+                        None => g,
+                    },
+                );
+            }
+        }
+    }
+    Ok(Gradients { loss, grads })
+}

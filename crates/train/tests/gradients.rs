@@ -1,0 +1,186 @@
+//! The contrastive loss and every parameter's gradient against PyTorch (the reference's
+//! ClipLoss on the mini model), for a symbolic stage and an audio stage with the text side
+//! frozen, at several micro-batch sizes (gradient caching must not change the result), and
+//! freezing, on real ABC/MTF patches. Goldens: `scripts/golden/gen_train_goldens.py`.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use candle_core::Device;
+use clamp3_model::{Clamp3Config, Weights};
+use clamp3_train::params::{Params, Part};
+use clamp3_train::step::{gradients, Batch, Music};
+
+fn repo(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel)
+}
+
+struct G {
+    shape: Vec<usize>,
+    f: Vec<f32>,
+    i: Vec<i64>,
+}
+
+fn goldens() -> std::collections::HashMap<String, G> {
+    let bytes = std::fs::read(repo("fixtures/train/goldens.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    st.tensors()
+        .into_iter()
+        .map(|(n, v)| {
+            let d = v.data();
+            let (f, i) = match v.dtype() {
+                safetensors::Dtype::F32 => (
+                    d.chunks_exact(4)
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                        .collect(),
+                    vec![],
+                ),
+                _ => (
+                    vec![],
+                    d.chunks_exact(8)
+                        .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+                        .collect(),
+                ),
+            };
+            (
+                n,
+                G {
+                    shape: v.shape().to_vec(),
+                    f,
+                    i,
+                },
+            )
+        })
+        .collect()
+}
+
+fn mini() -> Params {
+    let cfg = Clamp3Config::from_json(
+        &std::fs::read_to_string(repo("fixtures/model/mini/config.json")).unwrap(),
+    )
+    .unwrap();
+    let w = Weights::open(&repo("fixtures/model/mini/model.pth")).unwrap();
+    Params::load(&cfg, &w, &Device::Cpu).unwrap()
+}
+
+/// Unpadded rows of a padded golden batch.
+fn rows<T: Copy>(data: &[T], mask: &G, width: usize) -> Vec<Vec<T>> {
+    let (n, l) = (mask.shape[0], mask.shape[1]);
+    (0..n)
+        .map(|r| {
+            let len = mask.i[r * l..(r + 1) * l]
+                .iter()
+                .filter(|&&m| m == 1)
+                .count();
+            data[r * l * width..(r * l + len) * width].to_vec()
+        })
+        .collect()
+}
+
+fn batch(g: &std::collections::HashMap<String, G>, stage: &str) -> Batch {
+    let ids: Vec<u32> = g[&format!("{stage}/text_ids")]
+        .i
+        .iter()
+        .map(|&x| x as u32)
+        .collect();
+    let text = rows(&ids, &g[&format!("{stage}/text_mask")], 1);
+    let mm = &g[&format!("{stage}/music_mask")];
+    let music = if stage == "symbolic" {
+        let p: Vec<u32> = g["symbolic/music"].i.iter().map(|&x| x as u32).collect();
+        Music::Symbolic(rows(&p, mm, 64))
+    } else {
+        Music::Audio(rows(&g["audio/music"].f, mm, 8))
+    };
+    Batch { text, music }
+}
+
+fn check(stage: &str, frozen: &BTreeSet<Part>) {
+    let g = goldens();
+    let params = mini();
+    let b = batch(&g, stage);
+    let want_loss = g[&format!("{stage}/loss")].f[0];
+    let prefix = format!("{stage}/grad/");
+    let want: Vec<(&str, &G)> = g
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix(&prefix).map(|n| (n, v)))
+        .collect();
+    assert!(want.len() >= 20);
+    for micro in [1, 2, 4] {
+        let out = gradients(&params, frozen, &b, micro).unwrap();
+        assert!(
+            (out.loss - want_loss).abs() < 1e-5,
+            "{stage} micro {micro}: loss {} vs {want_loss}",
+            out.loss
+        );
+        // Same set of parameters receives a gradient (frozen ones none).
+        let got: BTreeSet<&str> = out.grads.keys().map(String::as_str).collect();
+        let exp: BTreeSet<&str> = want.iter().map(|(n, _)| *n).collect();
+        let extra: Vec<_> = got.difference(&exp).collect();
+        assert!(
+            extra.iter().all(|n| out.grads[**n]
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap()
+                == 0.0),
+            "{stage}: unexpected gradients for {extra:?}"
+        );
+        let mut worst = 0f32;
+        let mut worst_cos = 1f64;
+        for (name, w) in &want {
+            let gr = out
+                .grads
+                .get(*name)
+                .unwrap_or_else(|| panic!("{stage} micro {micro}: no gradient for {name}"));
+            let v = gr.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            assert_eq!(v.len(), w.f.len(), "{name}");
+            let scale = w.f.iter().fold(0f32, |m, x| m.max(x.abs()));
+            let err = v
+                .iter()
+                .zip(&w.f)
+                .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+            // Tolerance relative to the gradient's own size, with an absolute floor for the
+            // parameters whose gradient is itself at rounding level.
+            assert!(
+                err <= 1e-4 * scale + 1e-9,
+                "{stage} micro {micro}: {name} max abs err {err} (scale {scale})"
+            );
+            if scale > 1e-6 {
+                worst = worst.max(err / scale);
+                let dot: f64 = v
+                    .iter()
+                    .zip(&w.f)
+                    .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                    .sum();
+                let n = |x: &[f32]| x.iter().map(|a| f64::from(*a).powi(2)).sum::<f64>().sqrt();
+                let cos = dot / (n(&v) * n(&w.f));
+                worst_cos = worst_cos.min(cos);
+                assert!(
+                    cos >= 0.999_99,
+                    "{stage} micro {micro}: {name} gradient cosine {cos}"
+                );
+            }
+        }
+        eprintln!(
+            "{stage} micro {micro}: loss {} (torch {want_loss}); gradients: worst relative error {worst:.2e}, worst cosine {worst_cos:.7}",
+            out.loss
+        );
+    }
+}
+
+#[test]
+fn symbolic_stage_gradients_match_pytorch() {
+    check("symbolic", &BTreeSet::new());
+}
+
+#[test]
+fn audio_stage_with_frozen_text_matches_pytorch() {
+    check(
+        "audio",
+        &[Part::TextModel, Part::TextProj].into_iter().collect(),
+    );
+}
