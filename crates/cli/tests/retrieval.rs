@@ -413,3 +413,93 @@ fn probe_trains_and_predicts() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v[one.to_string_lossy().as_ref()], "folk");
 }
+
+/// The music21 corpus fetched by scripts/fetch-test-data.sh.
+fn corpus() -> PathBuf {
+    let c = repo("testdata/music21/corpus");
+    assert!(
+        c.join("essenFolksong").is_dir(),
+        "run scripts/fetch-test-data.sh (music21 corpus)"
+    );
+    c
+}
+
+#[test]
+fn local_benchmark_slice_builds_indexes_and_evaluates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model_dir(tmp.path());
+    let bm = tmp.path().join("bm");
+    let o = run(&[
+        os("benchmark"),
+        os("build"),
+        os("--corpus"),
+        corpus().as_os_str(),
+        os("--out"),
+        bm.as_os_str(),
+        os("--limit"),
+        os("12"),
+        os("--audio"),
+        os("--sample-rate"),
+        os("16000"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(bm.join("benchmark.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 12);
+    // Text -> music retrieval over the slice, for every music form the set holds.
+    let mert = repo("fixtures/mert/tiny");
+    for music in ["leadsheet", "abc", "mtf", "midi", "audio"] {
+        let o = run(&[
+            os("eval"),
+            os("--jsonl"),
+            bm.join("benchmark.jsonl").as_os_str(),
+            os("--model"),
+            model.as_os_str(),
+            os("--mert"),
+            mert.as_os_str(),
+            os("--text-field"),
+            os("description"),
+            os("--music"),
+            os(music),
+        ]);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "{music}: {}", stderr(&o));
+        assert!(
+            out.contains("Total query features: 12") && out.contains("MRR: "),
+            "{music}: {out}"
+        );
+    }
+    // Index the scores and recordings, then search them by text.
+    let ix = tmp.path().join("ix");
+    let o = run(&[
+        os("index"),
+        os("add"),
+        os("--index"),
+        ix.as_os_str(),
+        os("--model"),
+        model.as_os_str(),
+        os("--mert"),
+        mert.as_os_str(),
+        bm.join("abc").as_os_str(),
+        bm.join("audio").as_os_str(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("24 added"), "{}", stderr(&o));
+    let o = run(&[
+        os("search"),
+        os("--index"),
+        ix.as_os_str(),
+        os("--mert"),
+        mert.as_os_str(),
+        os("--modality"),
+        os("audio"),
+        os("--json"),
+        os("ein Volkslied aus Deutschland"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["results"].as_array().unwrap().len(), 10);
+}

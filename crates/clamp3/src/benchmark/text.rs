@@ -85,10 +85,13 @@ enum Match {
     Part,
 }
 
+/// One glossary entry: `(key, English, match, mood)`.
+type GenreWord = (&'static str, &'static str, Match, Option<Mood>);
+
 /// Genre glossary: `(key, English, match, mood)`. Keys are lower case without spaces or
 /// hyphens. German keys come from the Essen `R:` fields, pinyin keys from the Chinese Essen
 /// collections (han1, han2), English keys from O'Neill's, Ryan's and Aird's `R:` fields.
-const GENRE_WORDS: &[(&str, &str, Match, Option<Mood>)] = &[
+const GENRE_WORDS: &[GenreWord] = &[
     // English dance and tune types
     ("slipjig", "slip jig", Match::Word, Some(Mood::Dance)),
     ("doublejig", "double jig", Match::Word, Some(Mood::Dance)),
@@ -568,7 +571,7 @@ pub(crate) fn genre_english(genre: &str) -> (Vec<&'static str>, Option<Mood>) {
         if matched == 0 {
             let w = &words[i];
             // German compounds: every Part key the word contains, in the word's order
-            let mut hits: Vec<(usize, &(&str, &str, Match, Option<Mood>))> = GENRE_WORDS
+            let mut hits: Vec<(usize, &GenreWord)> = GENRE_WORDS
                 .iter()
                 .filter(|e| matches!(e.2, Match::Part))
                 .filter_map(|e| w.find(e.0).map(|p| (p, e)))
@@ -580,6 +583,10 @@ pub(crate) fn genre_english(genre: &str) -> (Vec<&'static str>, Option<Mood>) {
             matched = 1;
         }
         i += matched;
+    }
+    // `Lied` alone says "song"; next to a more specific gloss it adds nothing
+    if glosses.len() > 1 {
+        glosses.retain(|g| *g != "song");
     }
     (glosses, mood)
 }
@@ -639,27 +646,65 @@ fn translate_region_words(s: &str) -> String {
     out
 }
 
-/// An English place phrase from an `O:` value: the comma-separated parts translated, most
-/// specific first, at most three, uncertain (`?`) and empty parts dropped. `China, Shaanxi,
-/// Zizhou` → "Zizhou, Shaanxi, China"; `Europa, Mitteleuropa, Deutschland, Hessen` →
-/// "Hesse, Germany, Central Europe".
+/// Continent-level words of the Essen `O:` fields: dropped from the place phrase when a
+/// more specific part follows.
+const CONTINENT_WORDS: &[&str] = &[
+    "Europa",
+    "Mitteleuropa",
+    "Osteuropa",
+    "Suedosteuropa",
+    "Nordeuropa",
+    "Suedeuropa",
+    "Westeuropa",
+    "Asien",
+    "Ostasien",
+    "Amerika",
+    "Mittelamerika",
+    "Nord-Amerika",
+];
+
+/// An English place phrase from an `O:` value: the comma-separated parts, uncertain (`?`),
+/// empty and continent-level parts ([`CONTINENT_WORDS`], unless nothing else is left)
+/// dropped, unbalanced parentheses removed, words translated ([`REGION_WORDS`]), most
+/// specific first: the first (country-level) part and up to three of the most specific
+/// ones. `China, Shaanxi, Zizhou` → "Zizhou, Shaanxi, China"; `Europa, Mitteleuropa,
+/// Deutschland, Hessen` → "Hesse, Germany".
 pub(crate) fn place_english(region: &str) -> Option<String> {
-    let parts: Vec<String> = region
+    let cleaned: Vec<String> = region
         .split(',')
-        .map(|p| p.replace('?', "").trim().to_string())
+        .map(|p| {
+            let p = p.replace('?', "");
+            let p = if p.matches('(').count() != p.matches(')').count() {
+                p.replace(['(', ')'], "")
+            } else {
+                p
+            };
+            p.trim().to_string()
+        })
         .filter(|p| !p.is_empty() && p.chars().any(char::is_alphabetic))
-        .map(|p| translate_region_words(&p))
         .collect();
-    let mut out: Vec<String> = Vec::new();
-    for p in parts.iter().rev() {
-        if !out.contains(p) {
-            out.push(p.clone());
-        }
-        if out.len() == 3 {
-            break;
-        }
+    let specific: Vec<&String> = cleaned
+        .iter()
+        .filter(|p| !CONTINENT_WORDS.contains(&p.as_str()))
+        .collect();
+    let parts: Vec<&String> = if specific.is_empty() {
+        cleaned.iter().collect()
+    } else {
+        specific
+    };
+    let (first, rest) = parts.split_first()?;
+    let mut chosen: Vec<String> = rest
+        .iter()
+        .rev()
+        .take(3)
+        .map(|p| translate_region_words(p))
+        .collect();
+    let top = translate_region_words(first);
+    if !chosen.contains(&top) {
+        chosen.push(top);
     }
-    (!out.is_empty()).then(|| out.join(", "))
+    chosen.dedup();
+    Some(chosen.join(", "))
 }
 
 /// An `N:` value that is only an identifier or page numbers (`C0002`, `I0500`, `161 962`):
@@ -821,7 +866,12 @@ impl Facts {
             s.push_str(&format!(" from {p}"));
         }
         if !self.artists.is_empty() {
-            s.push_str(&format!(", credited to {}", self.artists.join(" and ")));
+            let artists: Vec<&str> = self
+                .artists
+                .iter()
+                .map(|a| a.trim_end_matches('.'))
+                .collect();
+            s.push_str(&format!(", credited to {}", artists.join(" and ")));
         }
         s.push_str(&format!(". It is part of {}.", self.collection.title));
         if let (Some(r), Some(p)) = (&self.region, &self.place) {
@@ -934,10 +984,10 @@ impl Facts {
         s
     }
 
-    /// `scene`: imagery and mood — the genre's setting sentence (or a sentence from the
-    /// collection's noun), the place, and the mode's and metre's mood words.
+    /// `scene`: imagery and mood — the title, the genre's setting sentence (or a sentence
+    /// from the collection's noun), the place, and the mode's and metre's mood words.
     pub(crate) fn scene(&self) -> String {
-        let mut s = match self.mood {
+        let setting = match self.mood {
             Some(mood) => mood.setting().to_string(),
             None => {
                 let kind = self.kind();
@@ -946,6 +996,10 @@ impl Facts {
                     capitalize(article(&kind))
                 )
             }
+        };
+        let mut s = match &self.title {
+            Some(t) => format!("\"{t}\" sets the scene: {}", lower_first(&setting)),
+            None => setting,
         };
         if let Some(p) = &self.place {
             s.push_str(&format!(", somewhere in {p}"));
@@ -977,6 +1031,14 @@ fn capitalize(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
         Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
         None => String::new(),
     }
 }
@@ -1035,7 +1097,8 @@ mod tests {
     #[test]
     fn genres() {
         let (g, m) = genre_english("Romanze, Ballade, Lied, religioeses Lied");
-        assert_eq!(g, vec!["romance", "ballad", "song", "religious song"]);
+        assert_eq!(g, vec!["romance", "ballad", "religious song"]);
+        assert_eq!(genre_english("Lied").0, vec!["song"]);
         assert_eq!(m, Some(Mood::Ballad));
         let (g, m) = genre_english("Kinder-, Wiegen-Lied");
         assert_eq!(g, vec!["children's song", "lullaby"]);
@@ -1064,15 +1127,25 @@ mod tests {
         );
         assert_eq!(
             place_english("Europa, Mitteleuropa, Deutschland, Hessen ?").as_deref(),
-            Some("Hesse, Germany, Central Europe")
+            Some("Hesse, Germany")
         );
         assert_eq!(
-            place_english("Nord-Amerika, USA").as_deref(),
-            Some("USA, North America")
+            place_english("China, bei Anhui, Fengtai, Nord)").as_deref(),
+            Some("North, Fengtai, bei Anhui, China")
         );
+        assert_eq!(
+            place_english("Europa, Mitteleuropa, Deutschland, Schlesien, Hainau; Liegnitz")
+                .as_deref(),
+            Some("Hainau; Liegnitz, Silesia, Germany")
+        );
+        assert_eq!(
+            place_english("Europa, Mitteleuropa").as_deref(),
+            Some("Central Europe, Europe")
+        );
+        assert_eq!(place_english("Nord-Amerika, USA").as_deref(), Some("USA"));
         assert_eq!(
             place_english("Mitteleuropa, Deutschland / Frankreich").as_deref(),
-            Some("Germany / France, Central Europe")
+            Some("Germany / France")
         );
         assert_eq!(place_english(" ? "), None);
         assert_eq!(clean_value(" Liebes - Lied]"), "Liebes-Lied");
@@ -1120,6 +1193,6 @@ mod tests {
             "{a}"
         );
         assert!(a.ends_with("lasts about 36 seconds."), "{a}");
-        assert_eq!(f.scene(), "A singer offers a short, tuneful ditty to a small gathering, somewhere in Nordwesten, Shaanxi, China. The mood is bright and steady.");
+        assert_eq!(f.scene(), "\"Zanmen de ling xiu Mao Zedong\" sets the scene: a singer offers a short, tuneful ditty to a small gathering, somewhere in Nordwesten, Shaanxi, China. The mood is bright and steady.");
     }
 }
