@@ -38,7 +38,9 @@ fn write_recording(path: &Path, seconds: usize) {
         let t = i as f64 / rate as f64;
         let note = 220.0 * 2f64.powf(((t * 2.0) as u64 % 12) as f64 / 12.0);
         let env = (-(t * 2.0).fract() * 3.0).exp();
-        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let noise = ((s >> 40) as f64 / 16_777_216.0 - 0.5) * 0.05;
         let l = 0.4 * env * (2.0 * std::f64::consts::PI * note * t).sin() + noise;
         let r = 0.4 * env * (2.0 * std::f64::consts::PI * note * 1.5 * t).sin() + noise;
@@ -69,13 +71,22 @@ fn main() {
 
     let dev = Device::Cpu;
     let cfg = Clamp3Config::default();
-    let model = Clamp3Model::load(&cfg, Parts::of([Modality::Audio]), synthetic::var_builder(&dev)).expect("model");
+    let model = Clamp3Model::load(
+        &cfg,
+        Parts::of([Modality::Audio]),
+        synthetic::var_builder(&dev),
+    )
+    .expect("model");
     let mert = Mert::load(&MertConfig::default(), synthetic::var_builder(&dev)).expect("mert");
     let mut e = Embedder::from_parts(model, None);
-    e.set_mert(FeatureExtractor::new(mert, &dev)).expect("mert width");
+    e.set_mert(FeatureExtractor::new(mert, &dev))
+        .expect("mert width");
 
     let t = Instant::now();
-    let r = e.embed_files(&[wav.as_path()], false).remove(0).expect("embed");
+    let r = e
+        .embed_files(&[wav.as_path()], false)
+        .remove(0)
+        .expect("embed");
     let dt = t.elapsed().as_secs_f64();
     assert!(matches!(r, Embedding::Global(ref v) if v.len() == 768));
     println!("CLaMP 3 audio benchmark: {seconds} s of 44.1 kHz stereo, official MERT + audio encoder (synthetic weights)");
@@ -86,11 +97,13 @@ fn main() {
         peak_rss_mb()
     );
     if let Ok(py) = std::env::var("CLAMP3_BENCH_PYTHON") {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/bench/audio_torch.py");
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/bench/audio_torch.py");
         match Command::new(py).arg(script).arg(&wav).output() {
             Ok(o) if o.status.success() => {
                 let text = String::from_utf8_lossy(&o.stdout);
-                let v: serde_json::Value = serde_json::from_str(text.lines().last().unwrap_or("{}")).unwrap_or_default();
+                let v: serde_json::Value =
+                    serde_json::from_str(text.lines().last().unwrap_or("{}")).unwrap_or_default();
                 let ts = v["seconds"].as_f64().unwrap_or(f64::NAN);
                 println!(
                     "torch: {ts:.2} s wall, {:.2} s of audio per second, peak memory {:.0} MB",
@@ -99,7 +112,10 @@ fn main() {
                 );
                 println!("ratio (torch seconds / rust seconds): {:.2}", ts / dt);
             }
-            Ok(o) => eprintln!("PyTorch bench failed: {}", String::from_utf8_lossy(&o.stderr)),
+            Ok(o) => eprintln!(
+                "PyTorch bench failed: {}",
+                String::from_utf8_lossy(&o.stderr)
+            ),
             Err(e) => eprintln!("PyTorch bench failed: {e}"),
         }
     } else {

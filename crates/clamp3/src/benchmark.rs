@@ -380,6 +380,10 @@ pub struct Record {
     pub audio: Option<String>,
     /// `text/<id>.txt` (the description).
     pub text: String,
+    /// The symbolic files (`abc`, `mtf`), as M4-RAG's `filepaths`: the set is directly a
+    /// training set for `clamp3 train` (symbolic stage).
+    #[serde(default)]
+    pub filepaths: Vec<String>,
 }
 
 /// One line of `failures.jsonl`: a tune that was tried and skipped.
@@ -665,6 +669,7 @@ fn convert(tune: &Tune, opts: &BuildOptions) -> Result<Result<Converted, Failure
         analysis: facts.analysis(),
         description: facts.description(),
         scene: facts.scene(),
+        filepaths: vec![abc.clone(), mtf_path.clone()],
         abc,
         mtf: mtf_path,
         midi: midi_path,

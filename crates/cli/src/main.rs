@@ -6,11 +6,18 @@ mod features;
 mod probe;
 mod progress;
 mod retrieval;
+mod train;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+
+/// mimalloc keeps freed memory for reuse: candle allocates a fresh buffer for every tensor
+/// operation, and with the system allocator the large ones go back to the kernel and fault in
+/// again each time (a quarter of a training step was page faults).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// CLaMP 3 in Rust: embed text, sheet music, MIDI and audio into one shared space.
@@ -299,6 +306,18 @@ enum Command {
     /// Local evaluation sets.
     #[command(subcommand)]
     Benchmark(BenchmarkCommand),
+    /// Contrastive training / fine-tuning (one stage per run), resumable.
+    Train {
+        /// The run's configuration (see the clamp3-train `config` docs).
+        #[arg(long)]
+        config: PathBuf,
+        /// Start over instead of resuming from the output folder's last checkpoint.
+        #[arg(long)]
+        fresh: bool,
+        /// Stop after this many updates (overrides the configuration).
+        #[arg(long)]
+        max_steps: Option<usize>,
+    },
     /// Extract MERT-v1-95M features (1, N, 768) from recordings, as the reference's
     /// `extract_mert.py --mean_features`: one `<file name>.npy` per input (e.g. `song.mp3.npy`).
     Features {
@@ -615,6 +634,11 @@ fn main() -> ExitCode {
             o.seed = seed;
             benchmark_build(&o)
         }
+        Command::Train {
+            config,
+            fresh,
+            max_steps,
+        } => train::run(&config, fresh, max_steps),
         Command::ConvertWeights { input, output } => convert_weights(&input, &output).map(|_| true),
         Command::Download { variant, force } => download(&variant, force).map(|_| true),
         Command::Info { model } => info(&model).map(|_| true),

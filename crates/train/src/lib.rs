@@ -4,12 +4,15 @@
 //! large contrastive batch fits in memory, evaluation, and resumable checkpoints.
 
 pub mod checkpoint;
+pub mod config;
 pub mod data;
 pub mod loss;
 pub mod optim;
 pub mod params;
 pub mod rng;
+pub mod source;
 pub mod step;
+pub mod trainer;
 
 /// Why training failed.
 #[derive(Debug, thiserror::Error)]

@@ -79,13 +79,17 @@ impl AdamW {
         params: &[(&str, &Var)],
         grads: &BTreeMap<String, Tensor>,
     ) -> candle_core::Result<f64> {
-        let c = &self.config;
+        let c = self.config.clone();
         let lr = c.lr_at(self.step);
         let t = (self.step + 1) as i32;
         let bc1 = 1.0 - c.beta1.powi(t);
         let bc2 = 1.0 - c.beta2.powi(t);
         for (name, var) in params {
             let Some(g) = grads.get(*name) else { continue };
+            if let Some(done) = self.update_cpu(name, var, g, lr, bc1, bc2)? {
+                debug_assert!(done);
+                continue;
+            }
             let (m, v) = match self.moments.get(*name) {
                 Some(mv) => mv.clone(),
                 None => (g.zeros_like()?, g.zeros_like()?),
@@ -101,6 +105,71 @@ impl AdamW {
         }
         self.step += 1;
         Ok(lr)
+    }
+
+    /// The same update in one pass over CPU memory (instead of a dozen tensor operations, each
+    /// allocating a parameter-sized buffer); `None` when the tensors are not CPU f32.
+    fn update_cpu(
+        &mut self,
+        name: &str,
+        var: &Var,
+        g: &Tensor,
+        lr: f64,
+        bc1: f64,
+        bc2: f64,
+    ) -> candle_core::Result<Option<bool>> {
+        use candle_core::{DType, Storage};
+        if !var.device().is_cpu() || var.dtype() != DType::F32 || g.dtype() != DType::F32 {
+            return Ok(None);
+        }
+        let c = &self.config;
+        let gv = g.flatten_all()?.to_vec1::<f32>()?;
+        let (mut m, mut v) = match self.moments.remove(name) {
+            Some((m, v)) => (
+                m.flatten_all()?.to_vec1::<f32>()?,
+                v.flatten_all()?.to_vec1::<f32>()?,
+            ),
+            None => (vec![0f32; gv.len()], vec![0f32; gv.len()]),
+        };
+        let mut p = {
+            let (st, layout) = var.as_tensor().storage_and_layout();
+            let Storage::Cpu(cpu) = &*st else {
+                return Ok(None);
+            };
+            match layout.contiguous_offsets() {
+                Some((a, z)) => cpu.as_slice::<f32>()?[a..z].to_vec(),
+                None => return Ok(None),
+            }
+        };
+        if p.len() != gv.len() {
+            candle_core::bail!(
+                "gradient of `{name}` has {} values, the parameter {}",
+                gv.len(),
+                p.len()
+            );
+        }
+        let (b1, b2) = (c.beta1 as f32, c.beta2 as f32);
+        let decay = (1.0 - lr * c.weight_decay) as f32;
+        let step = (lr / bc1) as f32;
+        let sbc2 = bc2.sqrt() as f32;
+        let eps = c.eps as f32;
+        for i in 0..p.len() {
+            let gi = gv[i];
+            m[i] = b1 * m[i] + (1.0 - b1) * gi;
+            v[i] = b2 * v[i] + (1.0 - b2) * gi * gi;
+            p[i] = p[i] * decay - step * m[i] / (v[i].sqrt() / sbc2 + eps);
+        }
+        let shape = var.shape().clone();
+        let dev = var.device().clone();
+        var.set(&Tensor::from_vec(p, shape.clone(), &dev)?)?;
+        self.moments.insert(
+            name.to_string(),
+            (
+                Tensor::from_vec(m, shape.clone(), &dev)?,
+                Tensor::from_vec(v, shape, &dev)?,
+            ),
+        );
+        Ok(Some(true))
     }
 
     /// The moments as named tensors (`m.<name>`, `v.<name>`), for checkpoints.

@@ -142,6 +142,11 @@ impl Params {
         &self.config
     }
 
+    /// The device the variables live on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
     /// The variables by state-dict key.
     pub fn vars(&self) -> &BTreeMap<String, Var> {
         &self.vars

@@ -173,6 +173,9 @@ pub fn gradients(
             "a contrastive batch needs at least two pairs".into(),
         ));
     }
+    if micro >= batch.len() {
+        return direct_gradients(params, frozen, batch);
+    }
     let (t_all, m_all) = embed_batch(params, batch, micro)?;
     let (loss, gt, gm) = loss_and_vector_grads(&t_all, &m_all)?;
     let modality = batch.modality();
@@ -218,4 +221,27 @@ pub fn gradients(
         }
     }
     Ok(Gradients { loss, grads })
+}
+
+/// The whole batch in one graph (no caching needed when it fits in one micro-batch).
+fn direct_gradients(
+    params: &Params,
+    frozen: &BTreeSet<Part>,
+    batch: &Batch,
+) -> Result<Gradients, TrainError> {
+    let model = params.model(parts_for(batch.modality()), frozen)?;
+    let t = text_vectors(&model, batch, 0, batch.len())?;
+    let m = music_vectors(&model, batch, 0, batch.len())?;
+    let loss = clip_loss(&t, &m)?;
+    let store = loss.backward()?;
+    let mut grads = BTreeMap::new();
+    for (name, var) in params.trainable(frozen) {
+        if let Some(g) = store.get(var.as_tensor()) {
+            grads.insert(name.to_string(), g.detach());
+        }
+    }
+    Ok(Gradients {
+        loss: loss.to_scalar::<f32>()?,
+        grads,
+    })
 }

@@ -1,0 +1,574 @@
+//! Music side of a training item: which file, reading and converting it (with caches), and
+//! turning it into a cropped patch or feature sequence (CLAMP3.md §4.4).
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use clamp3::input::InputKind;
+use clamp3_formats::patch::Patchilizer;
+use clamp3_model::Modality;
+use sha2::{Digest, Sha256};
+
+use super::text::{crop_range, CropMode};
+use super::{DataError, Record, Rng, AUDIO_DIM, INSTRUMENT_REMOVAL_P};
+
+/// The music modality of a training stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MusicKind {
+    /// Interleaved ABC or MTF (also MIDI, MusicXML and standard ABC, converted).
+    Symbolic,
+    /// MERT feature files (`.npy`).
+    Audio,
+}
+
+impl MusicKind {
+    /// The model modality.
+    pub fn modality(self) -> Modality {
+        match self {
+            MusicKind::Symbolic => Modality::Symbolic,
+            MusicKind::Audio => Modality::Audio,
+        }
+    }
+
+    /// The music kind of a model modality (`None` for text).
+    pub fn of_modality(m: Modality) -> Option<Self> {
+        match m {
+            Modality::Symbolic => Some(MusicKind::Symbolic),
+            Modality::Audio => Some(MusicKind::Audio),
+            Modality::Text => None,
+        }
+    }
+}
+
+impl fmt::Display for MusicKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.modality().as_str())
+    }
+}
+
+/// The modality of a music file by extension (case-insensitive): `.abc`, `.mtf`, `.mid`,
+/// `.midi`, `.xml`, `.musicxml`, `.mxl` are symbolic, `.npy` is audio. Anything else
+/// (including raw audio, which would need MERT) is not a training music file.
+pub fn music_kind(path: &str) -> Option<MusicKind> {
+    match InputKind::of(Path::new(path))? {
+        InputKind::Abc | InputKind::Mtf | InputKind::Midi | InputKind::MusicXml => {
+            Some(MusicKind::Symbolic)
+        }
+        InputKind::Features => Some(MusicKind::Audio),
+        InputKind::Text | InputKind::Audio => None,
+    }
+}
+
+/// The music file of an item. Training: a uniformly random entry among the record's files
+/// of modality `kind` (the reference: `random.choice(item["filepaths"])`). Evaluation
+/// (no draw): for symbolic stages the first `.abc` file, else the first symbolic file (the
+/// reference: `filepaths[0]` if it ends in `.abc`, else `filepaths[1]`); for audio the first
+/// `.npy` (the reference: `filepaths[0]`). `None` when the record has no file of `kind`.
+pub fn pick_file<'a>(
+    rec: &'a Record,
+    kind: MusicKind,
+    rng: &mut Rng,
+    train: bool,
+) -> Option<&'a str> {
+    let files = rec.files_of(kind);
+    if train {
+        return rng.choose(&files).copied();
+    }
+    let abc = files
+        .iter()
+        .find(|p| InputKind::of(Path::new(p)) == Some(InputKind::Abc));
+    match kind {
+        MusicKind::Symbolic => abc.or(files.first()).copied(),
+        MusicKind::Audio => files.first().copied(),
+    }
+}
+
+/// The reference's `remove_instrument_info`, exactly (CLAMP3.md §4.4): lines are split
+/// keeping their `\n`; the text is MTF when the first line's text before its first space is
+/// `ticks_per_beat`, ABC otherwise.
+///
+/// - ABC: a line starting with `V:` is cut before its first ` nm=`, or, when it has none,
+///   before its first ` snm=`; a cut line gets a `\n` (also when it was the last line and
+///   had none). A ` snm=` *before* ` nm=` therefore survives, as in the reference.
+/// - MTF: a line starting with `program_change` loses its last space-separated field (the
+///   program and the `\n`), and ` 0\n` is appended.
+///
+/// Other lines are unchanged. An empty text is returned unchanged (the reference raises
+/// `IndexError`).
+pub fn remove_instrument_info(text: &str) -> String {
+    let mut lines = text.split_inclusive('\n').peekable();
+    let Some(first) = lines.peek() else {
+        return String::new();
+    };
+    let mtf = first.split(' ').next() == Some("ticks_per_beat");
+    let mut out = String::with_capacity(text.len());
+    for line in lines {
+        if !mtf && line.starts_with("V:") {
+            let cut = line.find(" nm=").or_else(|| line.find(" snm="));
+            match cut {
+                Some(pos) => {
+                    out.push_str(line.get(..pos).unwrap_or(line));
+                    out.push('\n');
+                }
+                None => out.push_str(line),
+            }
+        } else if mtf && line.starts_with("program_change") {
+            // `" ".join(line.split(" ")[:-1]) + " 0\n"`
+            let head = line
+                .rfind(' ')
+                .map_or("", |pos| line.get(..pos).unwrap_or(""));
+            out.push_str(head);
+            out.push_str(" 0\n");
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+/// A cropped symbolic item: `patches x patch_size` ids, row-major.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SymbolicSample {
+    /// Patch ids (all below 128), `patches * patch_size` of them.
+    pub ids: Vec<u32>,
+    /// Number of patches (at most the crop length).
+    pub patches: usize,
+    /// Ids per patch.
+    pub patch_size: usize,
+}
+
+/// The symbolic model input of one item, from interleaved ABC or MTF text: in training,
+/// [`remove_instrument_info`] with probability [`INSTRUMENT_REMOVAL_P`]; then the patches
+/// with their BOS and EOS patches (`M3Patchilizer.encode(..., add_special_patches=True)`);
+/// then, when there are more than `patch_length`, a crop of `patch_length` patches (random
+/// head/tail/middle in training, head in evaluation) taken *after* the special patches, so a
+/// crop can lack BOS or EOS (CLAMP3.md §4.8 #7).
+pub fn sample_symbolic(
+    text: &str,
+    patch_size: usize,
+    patch_length: usize,
+    rng: &mut Rng,
+    train: bool,
+) -> Result<SymbolicSample, DataError> {
+    if patch_length == 0 {
+        return Err(DataError::Invalid("patch length must be at least 1".into()));
+    }
+    let patchilizer = Patchilizer::with_patch_size(patch_size)?;
+    let text: Cow<'_, str> = if train && rng.chance(INSTRUMENT_REMOVAL_P) {
+        Cow::Owned(remove_instrument_info(text))
+    } else {
+        Cow::Borrowed(text)
+    };
+    let patches = patchilizer.encode(&text)?;
+    let range = crop_range(
+        patches.len(),
+        patch_length,
+        rng,
+        CropMode::for_training(train),
+    );
+    let count = range.len();
+    let rows = patches
+        .rows(range)
+        .ok_or_else(|| DataError::Invalid("patch crop out of range".into()))?;
+    Ok(SymbolicSample {
+        ids: rows.iter().map(|&b| u32::from(b)).collect(),
+        patches: count,
+        patch_size,
+    })
+}
+
+/// A cropped audio item: `rows x dim` values, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AudioSample {
+    /// Feature values, `rows * dim` of them.
+    pub data: Vec<f32>,
+    /// Number of vectors (at most the crop length).
+    pub rows: usize,
+    /// Values per vector.
+    pub dim: usize,
+}
+
+/// The audio model input of one item from MERT features `[N, dim]` (row-major, N >= 1): a
+/// zero vector before and after (CLAMP3.md §6.1), then, when the N + 2 vectors exceed
+/// `max_len`, a crop of `max_len` (random head/tail/middle in training, head in evaluation).
+pub fn sample_audio(
+    features: &[f32],
+    dim: usize,
+    max_len: usize,
+    rng: &mut Rng,
+    train: bool,
+) -> Result<AudioSample, DataError> {
+    if dim == 0 || features.is_empty() || features.len() % dim != 0 {
+        return Err(DataError::Invalid(format!(
+            "audio features must be N x {dim} values with N >= 1, got {} values",
+            features.len()
+        )));
+    }
+    if max_len == 0 {
+        return Err(DataError::Invalid("audio length must be at least 1".into()));
+    }
+    let total = features.len() / dim + 2;
+    let range = crop_range(total, max_len, rng, CropMode::for_training(train));
+    let rows = range.len();
+    let mut data = Vec::with_capacity(rows * dim);
+    for row in range {
+        if row == 0 || row == total - 1 {
+            data.extend(std::iter::repeat_n(0f32, dim));
+        } else {
+            let start = (row - 1) * dim;
+            data.extend_from_slice(features.get(start..start + dim).unwrap_or_default());
+        }
+    }
+    Ok(AudioSample { data, rows, dim })
+}
+
+/// MERT features read from a `.npy` of shape (1, N, dim), without the zero vectors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Features {
+    /// `rows * dim` values, row-major.
+    pub data: Vec<f32>,
+    /// N.
+    pub rows: usize,
+    /// Values per vector.
+    pub dim: usize,
+}
+
+/// A loaded music file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Music {
+    /// Model-format symbolic text (interleaved ABC or MTF), before instrument removal.
+    Symbolic(Arc<str>),
+    /// Audio features.
+    Audio(Features),
+}
+
+/// Counters of a [`MusicStore`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Symbolic texts served from memory.
+    pub memory_hits: u64,
+    /// Conversions served from the cache directory.
+    pub disk_hits: u64,
+    /// Conversions run (MIDI, MusicXML, standard ABC).
+    pub conversions: u64,
+    /// Files read from the data root.
+    pub reads: u64,
+    /// Distinct files that failed (each is tried once; later requests fail from memory).
+    pub failures: u64,
+    /// Cache-directory writes that failed (the conversion is still used).
+    pub cache_write_errors: u64,
+    /// Symbolic texts held in memory.
+    pub cached_texts: usize,
+    /// Their total size in bytes.
+    pub cached_bytes: usize,
+}
+
+#[derive(Default)]
+struct Inner {
+    texts: HashMap<String, Arc<str>>,
+    failed: HashMap<String, String>,
+    stats: StoreStats,
+}
+
+/// Default memory budget for cached symbolic texts (1 GiB).
+pub const DEFAULT_MEMORY_BUDGET: usize = 1 << 30;
+
+/// Version of the cache-directory format and converters; part of every cache key, so
+/// bumping it invalidates old entries.
+pub const CACHE_VERSION: u32 = 1;
+
+/// Turns a record's music file (a path relative to the data root) into model input.
+///
+/// - Symbolic files become model-format text: `.abc` is read as the reference reads text
+///   (UTF-8, universal newlines) and interleaved when it is standard ABC
+///   ([`clamp3::convert::abc_for_model`]); `.mtf` is read as is; `.mid`/`.midi` go through
+///   [`clamp3_formats::mtf::midi_to_mtf`]; `.xml`/`.musicxml`/`.mxl` through
+///   [`clamp3::convert::musicxml_to_abc`] (archives recognised by content, lenient member
+///   rule, as the embedder does) and interleaving. Texts are kept in memory up to a byte
+///   budget (then served from disk again); conversions can also be cached in a directory,
+///   keyed by the SHA-256 of the file's bytes, the file kind and [`CACHE_VERSION`].
+/// - `.npy` features are read with [`clamp3_formats::npy::read_npy`] and must have shape
+///   (1, N, dim) with N >= 1 and finite values; they are not kept in memory.
+///
+/// A file that fails is remembered and counted; asking for it again fails at once with the
+/// same cause. The store is `Sync`: items can be loaded from several threads.
+pub struct MusicStore {
+    root: PathBuf,
+    cache_dir: Option<PathBuf>,
+    memory_budget: usize,
+    audio_dim: usize,
+    inner: Mutex<Inner>,
+}
+
+impl fmt::Debug for MusicStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MusicStore")
+            .field("root", &self.root)
+            .field("cache_dir", &self.cache_dir)
+            .field("memory_budget", &self.memory_budget)
+            .field("audio_dim", &self.audio_dim)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+/// Distinguishes temporary cache files of concurrent writers.
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl MusicStore {
+    /// A store resolving paths against `root`, with the default memory budget, no cache
+    /// directory and [`AUDIO_DIM`] features.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        MusicStore {
+            root: root.into(),
+            cache_dir: None,
+            memory_budget: DEFAULT_MEMORY_BUDGET,
+            audio_dim: AUDIO_DIM,
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    /// A store rooted, as in the reference, at the directory of the JSONL file.
+    pub fn for_jsonl(jsonl: &Path) -> Self {
+        let dir = jsonl
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        Self::new(dir)
+    }
+
+    /// Caches conversions in `dir` (created on first write).
+    pub fn with_cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = Some(dir.into());
+        self
+    }
+
+    /// Keeps at most `bytes` of symbolic text in memory (0 disables the memory cache).
+    pub fn with_memory_budget(mut self, bytes: usize) -> Self {
+        self.memory_budget = bytes;
+        self
+    }
+
+    /// Expects audio features of size `dim`.
+    pub fn with_audio_dim(mut self, dim: usize) -> Self {
+        self.audio_dim = dim;
+        self
+    }
+
+    /// The data root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The expected audio feature size.
+    pub fn audio_dim(&self) -> usize {
+        self.audio_dim
+    }
+
+    /// The file a record path refers to.
+    pub fn resolve(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> StoreStats {
+        self.lock().stats
+    }
+
+    /// The files that failed and why, sorted by path.
+    pub fn failures(&self) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = self
+            .lock()
+            .failed
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic elsewhere cannot leave the maps inconsistent (each update is one insert),
+        // so a poisoned lock is still usable.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Loads a music file of either modality.
+    pub fn load(&self, rel: &str) -> Result<Music, DataError> {
+        match music_kind(rel) {
+            Some(MusicKind::Symbolic) => self.symbolic_text(rel).map(Music::Symbolic),
+            Some(MusicKind::Audio) => self.audio_features(rel).map(Music::Audio),
+            None => Err(DataError::Music {
+                path: self.resolve(rel),
+                cause: "not a training music file (expected .abc, .mtf, .mid, .midi, .xml, \
+                        .musicxml, .mxl or .npy)"
+                    .into(),
+            }),
+        }
+    }
+
+    fn known_failure(&self, rel: &str) -> Option<DataError> {
+        self.lock().failed.get(rel).map(|cause| DataError::Music {
+            path: self.resolve(rel),
+            cause: cause.clone(),
+        })
+    }
+
+    fn record_failure(&self, rel: &str, cause: String) -> DataError {
+        let mut inner = self.lock();
+        if inner.failed.insert(rel.to_owned(), cause.clone()).is_none() {
+            inner.stats.failures += 1;
+        }
+        DataError::Music {
+            path: self.resolve(rel),
+            cause,
+        }
+    }
+
+    /// The model-format text (interleaved ABC or MTF) of a symbolic file.
+    pub fn symbolic_text(&self, rel: &str) -> Result<Arc<str>, DataError> {
+        {
+            let mut inner = self.lock();
+            if let Some(t) = inner.texts.get(rel).cloned() {
+                inner.stats.memory_hits += 1;
+                return Ok(t);
+            }
+        }
+        if let Some(e) = self.known_failure(rel) {
+            return Err(e);
+        }
+        let path = self.resolve(rel);
+        let text: Arc<str> = match self.read_symbolic(&path) {
+            Ok(t) => Arc::from(t),
+            Err(cause) => return Err(self.record_failure(rel, cause)),
+        };
+        let mut inner = self.lock();
+        if inner.stats.cached_bytes.saturating_add(text.len()) <= self.memory_budget
+            && !inner.texts.contains_key(rel)
+        {
+            inner.stats.cached_bytes += text.len();
+            inner.stats.cached_texts += 1;
+            inner.texts.insert(rel.to_owned(), text.clone());
+        }
+        Ok(text)
+    }
+
+    fn read_symbolic(&self, path: &Path) -> Result<String, String> {
+        let kind = InputKind::of(path).ok_or("not a symbolic music file")?;
+        let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+        self.lock().stats.reads += 1;
+        let utf8 = |b: &[u8]| {
+            clamp3_formats::text::read_text(b).map_err(|e| format!("not valid UTF-8 text ({e})"))
+        };
+        match kind {
+            InputKind::Mtf => utf8(&bytes),
+            InputKind::Abc => {
+                let text = utf8(&bytes)?;
+                if clamp3::convert::is_standard_abc(&text) {
+                    self.cached("abc", "abc", &bytes, || {
+                        clamp3::convert::abc_for_model(&text)
+                            .map(Cow::into_owned)
+                            .map_err(|e| e.to_string())
+                    })
+                } else {
+                    Ok(text)
+                }
+            }
+            InputKind::Midi => self.cached("midi", "mtf", &bytes, || {
+                clamp3_formats::mtf::midi_to_mtf(&bytes).map_err(|e| format!("MIDI: {e}"))
+            }),
+            InputKind::MusicXml => self.cached("musicxml", "abc", &bytes, || {
+                let compressed = bytes.starts_with(b"PK\x03\x04");
+                let abc = clamp3::convert::musicxml_to_abc(&bytes, compressed, true)
+                    .map_err(|e| e.to_string())?;
+                clamp3_formats::interleave::interleave_abc(&abc)
+                    .map_err(|e| format!("ABC interleaving: {e}"))
+            }),
+            _ => Err("not a symbolic music file".into()),
+        }
+    }
+
+    /// Runs `convert`, through the cache directory when there is one.
+    fn cached(
+        &self,
+        tag: &str,
+        ext: &str,
+        bytes: &[u8],
+        convert: impl FnOnce() -> Result<String, String>,
+    ) -> Result<String, String> {
+        let Some(dir) = &self.cache_dir else {
+            self.lock().stats.conversions += 1;
+            return convert();
+        };
+        let mut h = Sha256::new();
+        h.update(format!("clamp3-train music cache v{CACHE_VERSION}\0{tag}\0").as_bytes());
+        h.update(bytes);
+        let key: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let sub = dir.join(key.get(..2).unwrap_or("00"));
+        let file = sub.join(format!("{key}.{ext}"));
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            self.lock().stats.disk_hits += 1;
+            return Ok(text);
+        }
+        self.lock().stats.conversions += 1;
+        let text = convert()?;
+        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let tmp = sub.join(format!("{key}.{}.{n}.tmp", std::process::id()));
+        let written = std::fs::create_dir_all(&sub)
+            .and_then(|()| std::fs::write(&tmp, text.as_bytes()))
+            .and_then(|()| std::fs::rename(&tmp, &file));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+            self.lock().stats.cache_write_errors += 1;
+        }
+        Ok(text)
+    }
+
+    /// The MERT features of a `.npy` file, shape-checked: (1, N, dim), N >= 1, all finite.
+    pub fn audio_features(&self, rel: &str) -> Result<Features, DataError> {
+        if let Some(e) = self.known_failure(rel) {
+            return Err(e);
+        }
+        let path = self.resolve(rel);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) => return Err(self.record_failure(rel, e.to_string())),
+        };
+        self.lock().stats.reads += 1;
+        let arr = match clamp3_formats::npy::read_npy(&bytes) {
+            Ok(a) => a,
+            Err(e) => return Err(self.record_failure(rel, e.to_string())),
+        };
+        let dim = self.audio_dim;
+        let rows = match arr.shape.as_slice() {
+            [1, n, d] if *d == dim && *n > 0 => *n,
+            _ => {
+                let err = DataError::FeatureShape {
+                    path: path.clone(),
+                    found: arr.shape.clone(),
+                    dim,
+                };
+                self.record_failure(
+                    rel,
+                    format!(
+                        "features must have shape (1, N, {dim}) with N >= 1, found {:?}",
+                        arr.shape
+                    ),
+                );
+                return Err(err);
+            }
+        };
+        if arr.data.iter().any(|v| !v.is_finite()) {
+            return Err(self.record_failure(rel, "features contain NaN or infinite values".into()));
+        }
+        Ok(Features {
+            data: arr.data,
+            rows,
+            dim,
+        })
+    }
+}

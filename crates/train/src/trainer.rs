@@ -1,0 +1,449 @@
+//! The training loop: shuffled epochs of contrastive batches, AdamW updates, periodic evaluation
+//! (loss and text -> music retrieval MRR on held-out pairs), and checkpoints from which a killed
+//! run resumes exactly (same parameters, optimiser moments, data position and random state).
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::Tensor;
+use clamp3_model::Modality;
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::{load_tensors, save_tensors};
+use crate::config::TrainConfig;
+use crate::optim::AdamW;
+use crate::params::{Params, Part};
+use crate::rng::Rng;
+use crate::step::{batch_loss, embed_batch, gradients, Batch, Music};
+use crate::TrainError;
+
+/// The music of one training pair.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MusicItem {
+    /// Patches, row-major `[P, patch_size]`.
+    Patches(Vec<u32>),
+    /// Feature vectors, row-major `[T, dim]`, zero BOS/EOS vectors included.
+    Features(Vec<f32>),
+}
+
+/// Where training pairs come from.
+pub trait PairSource {
+    /// Number of records.
+    fn len(&self) -> usize;
+    /// True when there are none.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Token ids and music of record `index`: sampled (random crops, text dropout...) when
+    /// `train`, deterministic otherwise. `None` when the record is unusable.
+    fn pair(
+        &self,
+        index: usize,
+        rng: &mut Rng,
+        train: bool,
+    ) -> Result<Option<(Vec<u32>, MusicItem)>, TrainError>;
+}
+
+/// Where a run stands; saved with every checkpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    /// Updates done.
+    pub step: usize,
+    /// Current epoch (0-based).
+    pub epoch: usize,
+    /// Position in the current epoch's shuffled order.
+    pub position: usize,
+    /// State of the sampling random generator.
+    pub rng: u64,
+    /// Best evaluation loss so far.
+    pub best_eval_loss: Option<f32>,
+    /// Records skipped as unusable so far.
+    pub skipped: u64,
+}
+
+/// What the loop reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// An update was made.
+    Step {
+        /// Update number (1-based).
+        step: usize,
+        /// Epoch.
+        epoch: usize,
+        /// Batch loss.
+        loss: f32,
+        /// Learning rate used.
+        lr: f64,
+    },
+    /// An evaluation finished.
+    Eval(EvalResult),
+    /// A checkpoint was written.
+    Checkpoint(PathBuf),
+}
+
+/// Evaluation on the held-out pairs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EvalResult {
+    /// After this many updates.
+    pub step: usize,
+    /// Mean contrastive loss over evaluation batches.
+    pub loss: f32,
+    /// Text -> music mean reciprocal rank among all evaluation pairs (ties pessimistic).
+    pub mrr: f64,
+    /// The same for a random ranking (`H_n / n`).
+    pub random_mrr: f64,
+    /// Number of evaluation pairs.
+    pub pairs: usize,
+}
+
+/// A training run.
+pub struct Trainer<S: PairSource> {
+    /// The configuration.
+    pub config: TrainConfig,
+    /// The parameters being trained.
+    pub params: Params,
+    /// The optimiser.
+    pub opt: AdamW,
+    /// Where the run stands.
+    pub state: State,
+    frozen: BTreeSet<Part>,
+    modality: Modality,
+    train: S,
+    eval: S,
+    started: Instant,
+}
+
+impl<S: PairSource> std::fmt::Debug for Trainer<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trainer")
+            .field("state", &self.state)
+            .finish()
+    }
+}
+
+fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    Rng::new(seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)).shuffle(&mut order);
+    order
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> TrainError + '_ {
+    move |e| TrainError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    }
+}
+
+impl<S: PairSource> Trainer<S> {
+    /// A run starting now from `params`.
+    pub fn new(config: TrainConfig, params: Params, train: S, eval: S) -> Result<Self, TrainError> {
+        let modality = config.modality()?;
+        let frozen: BTreeSet<Part> = config.stage.freeze.iter().copied().collect();
+        let seed = config.train.seed;
+        Ok(Trainer {
+            opt: AdamW::new(config.optim.clone()),
+            state: State {
+                step: 0,
+                epoch: 0,
+                position: 0,
+                rng: seed,
+                best_eval_loss: None,
+                skipped: 0,
+            },
+            config,
+            params,
+            frozen,
+            modality,
+            train,
+            eval,
+            started: Instant::now(),
+        })
+    }
+
+    fn dir(&self) -> &Path {
+        &self.config.output.dir
+    }
+
+    /// The next contrastive batch of the epoch, or `None` when the epoch has too few pairs left.
+    fn next_batch(&mut self) -> Result<Option<Batch>, TrainError> {
+        let want = self.config.train.batch_size;
+        let order = epoch_order(self.train.len(), self.config.train.seed, self.state.epoch);
+        let mut rng = Rng::new(self.state.rng);
+        let mut text = Vec::with_capacity(want);
+        let mut patches = Vec::new();
+        let mut features = Vec::new();
+        let mut pos = self.state.position;
+        while text.len() < want && pos < order.len() {
+            let i = order[pos];
+            pos += 1;
+            match self.train.pair(i, &mut rng, true)? {
+                Some((t, MusicItem::Patches(p))) if self.modality == Modality::Symbolic => {
+                    text.push(t);
+                    patches.push(p);
+                }
+                Some((t, MusicItem::Features(f))) if self.modality == Modality::Audio => {
+                    text.push(t);
+                    features.push(f);
+                }
+                _ => self.state.skipped += 1,
+            }
+        }
+        self.state.rng = rng.state();
+        self.state.position = pos;
+        if text.len() < want {
+            return Ok(None);
+        }
+        let music = match self.modality {
+            Modality::Symbolic => Music::Symbolic(patches),
+            _ => Music::Audio(features),
+        };
+        Ok(Some(Batch { text, music }))
+    }
+
+    /// One update; `None` when the epoch ended instead (the next call starts the next epoch).
+    pub fn train_step(&mut self) -> Result<Option<(f32, f64)>, TrainError> {
+        let Some(batch) = self.next_batch()? else {
+            self.state.epoch += 1;
+            self.state.position = 0;
+            return Ok(None);
+        };
+        let g = gradients(
+            &self.params,
+            &self.frozen,
+            &batch,
+            self.config.train.micro_batch,
+        )?;
+        let trainable = self.params.trainable(&self.frozen);
+        let lr = self.opt.update(&trainable, &g.grads)?;
+        self.state.step += 1;
+        Ok(Some((g.loss, lr)))
+    }
+
+    /// Loss and text -> music MRR over the evaluation pairs (deterministic sampling).
+    pub fn evaluate(&self) -> Result<EvalResult, TrainError> {
+        let mut rng = Rng::new(self.config.train.seed);
+        let (mut text, mut patches, mut features) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..self.eval.len() {
+            match self.eval.pair(i, &mut rng, false)? {
+                Some((t, MusicItem::Patches(p))) if self.modality == Modality::Symbolic => {
+                    text.push(t);
+                    patches.push(p);
+                }
+                Some((t, MusicItem::Features(f))) if self.modality == Modality::Audio => {
+                    text.push(t);
+                    features.push(f);
+                }
+                _ => {}
+            }
+        }
+        let n = text.len();
+        if n < 2 {
+            return Err(TrainError::Data(format!(
+                "{n} usable evaluation pair(s): need at least 2"
+            )));
+        }
+        let music = match self.modality {
+            Modality::Symbolic => Music::Symbolic(patches),
+            _ => Music::Audio(features),
+        };
+        let all = Batch { text, music };
+        let micro = self.config.train.micro_batch;
+        let (t, m) = embed_batch(&self.params, &all, micro)?;
+        // Loss: mean over consecutive batches of the training batch size.
+        let bs = self.config.train.batch_size.min(n);
+        let mut losses = Vec::new();
+        for lo in (0..n).step_by(bs) {
+            let hi = (lo + bs).min(n);
+            if hi - lo >= 2 {
+                losses.push(
+                    crate::loss::clip_loss(&t.narrow(0, lo, hi - lo)?, &m.narrow(0, lo, hi - lo)?)?
+                        .to_scalar::<f32>()?,
+                );
+            }
+        }
+        let loss = losses.iter().sum::<f32>() / losses.len().max(1) as f32;
+        let mrr = retrieval_mrr(&t, &m)?;
+        Ok(EvalResult {
+            step: self.state.step,
+            loss,
+            mrr,
+            random_mrr: (1..=n).map(|k| 1.0 / k as f64).sum::<f64>() / n as f64,
+            pairs: n,
+        })
+    }
+
+    /// Runs until the configured epochs or `max_steps`, evaluating and checkpointing as
+    /// configured, reporting through `on_event`; ends with an evaluation, a checkpoint and
+    /// the final model in `<output dir>/model.safetensors` (+ config.json).
+    pub fn run(&mut self, mut on_event: impl FnMut(&Event)) -> Result<State, TrainError> {
+        let t = self.config.train.clone();
+        std::fs::create_dir_all(self.dir()).map_err(io(self.dir()))?;
+        let metrics = self.dir().join("metrics.jsonl");
+        while self.state.epoch < t.epochs && t.max_steps.is_none_or(|m| self.state.step < m) {
+            let Some((loss, lr)) = self.train_step()? else {
+                continue;
+            };
+            let ev = Event::Step {
+                step: self.state.step,
+                epoch: self.state.epoch,
+                loss,
+                lr,
+            };
+            self.log(
+                &metrics,
+                &serde_json::json!({
+                    "step": self.state.step, "epoch": self.state.epoch, "loss": loss, "lr": lr,
+                    "seconds": self.started.elapsed().as_secs_f64(),
+                }),
+            )?;
+            on_event(&ev);
+            if t.eval_every > 0 && self.state.step % t.eval_every == 0 {
+                self.eval_and_log(&metrics, &mut on_event)?;
+            }
+            if t.checkpoint_every > 0 && self.state.step % t.checkpoint_every == 0 {
+                let p = self.save_checkpoint()?;
+                on_event(&Event::Checkpoint(p));
+            }
+        }
+        self.eval_and_log(&metrics, &mut on_event)?;
+        let p = self.save_checkpoint()?;
+        on_event(&Event::Checkpoint(p));
+        self.save_model(self.dir())?;
+        Ok(self.state.clone())
+    }
+
+    fn eval_and_log(
+        &mut self,
+        metrics: &Path,
+        on_event: &mut impl FnMut(&Event),
+    ) -> Result<(), TrainError> {
+        let r = self.evaluate()?;
+        if self.state.best_eval_loss.is_none_or(|b| r.loss < b) {
+            self.state.best_eval_loss = Some(r.loss);
+        }
+        self.log(
+            metrics,
+            &serde_json::json!({
+                "step": r.step, "eval_loss": r.loss, "eval_mrr": r.mrr, "random_mrr": r.random_mrr,
+                "eval_pairs": r.pairs, "seconds": self.started.elapsed().as_secs_f64(),
+            }),
+        )?;
+        on_event(&Event::Eval(r));
+        Ok(())
+    }
+
+    fn log(&self, path: &Path, v: &serde_json::Value) -> Result<(), TrainError> {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(io(path))?;
+        writeln!(f, "{v}").map_err(io(path))
+    }
+
+    /// The trained model as a model directory (`model.safetensors` + `config.json`), usable
+    /// by `clamp3 embed`.
+    pub fn save_model(&self, dir: &Path) -> Result<(), TrainError> {
+        self.params
+            .save_safetensors(&dir.join("model.safetensors"))?;
+        let cfg = serde_json::to_string_pretty(self.params.config())
+            .map_err(|e| TrainError::Config(e.to_string()))?;
+        std::fs::write(dir.join("config.json"), cfg).map_err(io(&dir.join("config.json")))
+    }
+
+    /// Writes `<output>/checkpoints/step-N/` (model, optimiser moments, state) atomically and
+    /// points `<output>/latest` at it; keeps the newest `output.keep` checkpoints.
+    pub fn save_checkpoint(&mut self) -> Result<PathBuf, TrainError> {
+        let root = self.dir().join("checkpoints");
+        let name = format!("step-{:08}", self.state.step);
+        let final_dir = root.join(&name);
+        let tmp = root.join(format!(".{name}.tmp"));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+        self.params
+            .save_safetensors(&tmp.join("model.safetensors"))?;
+        save_tensors(
+            &self.opt.state_tensors(),
+            &tmp.join("optimizer.safetensors"),
+        )?;
+        let state = serde_json::json!({ "state": self.state, "optimizer_step": self.opt.step });
+        std::fs::write(tmp.join("state.json"), state.to_string()).map_err(io(&tmp))?;
+        let _ = std::fs::remove_dir_all(&final_dir);
+        std::fs::rename(&tmp, &final_dir).map_err(io(&final_dir))?;
+        let latest = self.dir().join("latest");
+        let latest_tmp = self.dir().join(".latest.tmp");
+        std::fs::write(&latest_tmp, &name).map_err(io(&latest_tmp))?;
+        std::fs::rename(&latest_tmp, &latest).map_err(io(&latest))?;
+        // Older checkpoints beyond `keep`.
+        let mut all: Vec<_> = std::fs::read_dir(&root)
+            .map_err(io(&root))?
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("step-"))
+            .collect();
+        all.sort();
+        let keep = self.config.output.keep.max(1);
+        for old in all.iter().take(all.len().saturating_sub(keep)) {
+            let _ = std::fs::remove_dir_all(root.join(old));
+        }
+        Ok(final_dir)
+    }
+
+    /// Continues from the newest checkpoint of the output folder, if any (returns whether it
+    /// did). Metrics logged after that checkpoint are dropped, as they will be redone.
+    pub fn resume(&mut self) -> Result<bool, TrainError> {
+        let latest = self.dir().join("latest");
+        let Ok(name) = std::fs::read_to_string(&latest) else {
+            return Ok(false);
+        };
+        let dir = self.dir().join("checkpoints").join(name.trim());
+        self.params.restore(&dir.join("model.safetensors"))?;
+        let text = std::fs::read_to_string(dir.join("state.json")).map_err(io(&dir))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| TrainError::Data(e.to_string()))?;
+        self.state = serde_json::from_value(v["state"].clone())
+            .map_err(|e| TrainError::Data(e.to_string()))?;
+        let ostep = v["optimizer_step"].as_u64().unwrap_or(0) as usize;
+        let moments = load_tensors(&dir.join("optimizer.safetensors"), self.params.device())?;
+        self.opt.restore(ostep, moments);
+        let metrics = self.dir().join("metrics.jsonl");
+        if let Ok(text) = std::fs::read_to_string(&metrics) {
+            let kept: String = text
+                .lines()
+                .filter(|l| {
+                    serde_json::from_str::<serde_json::Value>(l)
+                        .ok()
+                        .and_then(|v| v["step"].as_u64())
+                        .is_some_and(|s| s as usize <= self.state.step)
+                })
+                .map(|l| format!("{l}\n"))
+                .collect();
+            std::fs::write(&metrics, kept).map_err(io(&metrics))?;
+        }
+        Ok(true)
+    }
+}
+
+/// Text -> music MRR: for each text vector, the rank of its own music vector by cosine among
+/// all music vectors (ties counted against it).
+pub fn retrieval_mrr(text: &Tensor, music: &Tensor) -> Result<f64, TrainError> {
+    let norm = |x: &Tensor| -> candle_core::Result<Tensor> {
+        x.broadcast_div(&x.sqr()?.sum_keepdim(1)?.sqrt()?)
+    };
+    let sims = norm(text)?.matmul(&norm(music)?.t()?)?.to_vec2::<f32>()?;
+    let n = sims.len();
+    let mut total = 0.0;
+    for (i, row) in sims.iter().enumerate() {
+        let s = row[i];
+        let rank = row.iter().filter(|&&x| x >= s).count();
+        total += 1.0 / rank as f64;
+    }
+    Ok(total / n.max(1) as f64)
+}
+
+/// The loss of a batch without updating anything (re-exported for evaluation tools).
+pub fn loss_of(params: &Params, batch: &Batch, micro: usize) -> Result<f32, TrainError> {
+    batch_loss(params, batch, micro)
+}
