@@ -64,3 +64,36 @@ pub enum Error {
     #[error("model computation failed: {0}")]
     Compute(#[from] candle_core::Error),
 }
+
+/// The device named by `s`: `cpu`, `cuda` or `cuda:N` (CUDA needs the `cuda` build feature).
+pub fn parse_device(s: &str) -> Result<Device, String> {
+    match s {
+        "cpu" => Ok(Device::Cpu),
+        "cuda" => Device::new_cuda(0).map_err(|e| format!("cuda: {e}")),
+        _ => match s
+            .strip_prefix("cuda:")
+            .and_then(|n| n.parse::<usize>().ok())
+        {
+            Some(n) => Device::new_cuda(n).map_err(|e| format!("{s}: {e}")),
+            None => Err(format!("unknown device `{s}` (cpu, cuda, cuda:N)")),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_names_parse_or_fail_clearly() {
+        assert!(matches!(parse_device("cpu"), Ok(Device::Cpu)));
+        let err = parse_device("gpu").unwrap_err();
+        assert!(err.contains("unknown device `gpu`"), "{err}");
+        assert!(parse_device("cuda:x").is_err());
+        // Without the `cuda` feature (or without a GPU) CUDA is an error, never a panic.
+        if !cfg!(feature = "cuda") {
+            assert!(parse_device("cuda").is_err());
+            assert!(parse_device("cuda:1").is_err());
+        }
+    }
+}

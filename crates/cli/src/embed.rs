@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use clamp3::walk::{collect, InputFile};
-use clamp3::{Device, Embedder, Embedding, InputKind};
+use clamp3::{Embedder, Embedding, InputKind};
 
 use crate::{EmbedArgs, Format};
 
@@ -163,10 +163,10 @@ pub fn run(args: &EmbedArgs) -> Result<bool> {
     let mut done = 0usize;
     if !todo.is_empty() {
         let modalities: Vec<_> = modalities.into_iter().collect();
-        let mut embedder = Embedder::load(&model_path, &modalities, &Device::Cpu)?;
+        let mut embedder = Embedder::load(&model_path, &modalities, crate::device())?;
         embedder.max_batch = args.batch.max(1);
         if todo.iter().any(|(_, k)| *k == InputKind::Audio) {
-            embedder.attach_mert(args.mert.as_deref(), &Device::Cpu)?;
+            embedder.attach_mert(args.mert.as_deref(), crate::device())?;
         }
         let mut sink = Sink::open(args)?;
         let bar = crate::progress::files_bar(todo.len());

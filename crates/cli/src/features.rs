@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clamp3::features::FeatureExtractor;
 use clamp3::walk::collect;
-use clamp3::{Device, InputKind};
+use clamp3::InputKind;
 use clamp3_audio::AudioSource;
 
 /// Runs `clamp3 features`; returns false when `strict` and some input failed.
@@ -26,7 +26,7 @@ pub fn run(
         bail!("no audio files found");
     }
     let dir = mert.map_or_else(clamp3::hub::mert_dir, Path::to_path_buf);
-    let mut extractor = FeatureExtractor::load(&dir, &Device::Cpu).with_context(|| {
+    let mut extractor = FeatureExtractor::load(&dir, crate::device()).with_context(|| {
         format!(
             "loading MERT-v1-95M from {} (pass --mert DIR or run `clamp3 download mert`)",
             dir.display()

@@ -24,8 +24,18 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "clamp3", version, about, long_about = None)]
 struct Cli {
+    /// Where the model runs: cpu, cuda or cuda:N (CUDA needs a build with `--features cuda`).
+    #[arg(long, global = true, default_value = "cpu")]
+    device: String,
     #[command(subcommand)]
     command: Command,
+}
+
+static DEVICE: std::sync::OnceLock<clamp3::Device> = std::sync::OnceLock::new();
+
+/// The device chosen with `--device`.
+pub fn device() -> &'static clamp3::Device {
+    DEVICE.get_or_init(|| clamp3::Device::Cpu)
 }
 
 /// Output format of `embed`.
@@ -417,6 +427,15 @@ pub struct EmbedArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    match clamp3::parse_device(&cli.device) {
+        Ok(d) => {
+            let _ = DEVICE.set(d);
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let result = match cli.command {
         Command::Embed(args) => embed::run(&args),
         Command::Convert {

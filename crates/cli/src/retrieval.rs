@@ -9,7 +9,7 @@ use clamp3::eval::Ties;
 use clamp3::library::{self, SearchMode};
 use clamp3::vectors::{embed_tree, Embedded};
 use clamp3::walk::collect;
-use clamp3::{Device, Embedder, InputKind, Modality};
+use clamp3::{Embedder, InputKind, Modality};
 use clamp3_index::{AnnParams, Index};
 
 /// Loads a model with the encoders `kinds` need (and MERT when they include recordings).
@@ -17,9 +17,9 @@ pub fn load_embedder(model: &str, kinds: &[InputKind], mert: Option<&Path>) -> R
     let path = clamp3::hub::resolve_model(model).map_err(anyhow::Error::msg)?;
     let modalities: BTreeSet<Modality> = kinds.iter().map(|k| k.modality()).collect();
     let modalities: Vec<Modality> = modalities.into_iter().collect();
-    let mut e = Embedder::load(&path, &modalities, &Device::Cpu)?;
+    let mut e = Embedder::load(&path, &modalities, crate::device())?;
     if kinds.contains(&InputKind::Audio) {
-        e.attach_mert(mert, &Device::Cpu)?;
+        e.attach_mert(mert, crate::device())?;
     }
     Ok(e)
 }

@@ -21,7 +21,7 @@ pub fn run(config: &Path, fresh: bool, max_steps: Option<usize>) -> Result<bool>
         let _ = std::fs::remove_dir_all(out.join("checkpoints"));
     }
     let (mut trainer, summary) =
-        clamp3_train::source::prepare(cfg).context("setting up the run")?;
+        clamp3_train::source::prepare(cfg, crate::device()).context("setting up the run")?;
     eprintln!(
         "data: {} training and {} evaluation records ({} skipped: no text or no file of the stage's modality)",
         summary.train, summary.eval, summary.skipped

@@ -84,8 +84,11 @@ pub struct DataSummary {
 
 /// Sets up a run from its configuration: the model (from the initial weights or fresh), the
 /// tokenizer, the data, and the trainer (not yet resumed).
-pub fn prepare(config: TrainConfig) -> Result<(Trainer<RecordSource>, DataSummary), TrainError> {
-    let device = Device::Cpu;
+pub fn prepare(
+    config: TrainConfig,
+    device: &Device,
+) -> Result<(Trainer<RecordSource>, DataSummary), TrainError> {
+    let device = device.clone();
     let (model_cfg, params, tok_default) = match &config.model.init {
         Some(init) => {
             let files = ModelFiles::locate(init).map_err(|e| TrainError::Model(e.to_string()))?;
