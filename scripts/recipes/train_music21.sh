@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUN="${1:-runs/music21-small}"
-STEPS="${2:-2500}"
+STEPS="${2:-1200}"
 BIN="${CLAMP3:-target/release/clamp3}"
 [ -x "$BIN" ] || cargo build --release -p clamp3-cli
 mkdir -p "$RUN"
@@ -57,8 +57,8 @@ batch_size = 64
 micro_batch = 64
 epochs = 1000
 max_steps = $STEPS
-eval_every = 250
-checkpoint_every = 250
+eval_every = 200
+checkpoint_every = 200
 seed = 42
 
 [output]
