@@ -63,6 +63,7 @@ seed = 42
 
 [output]
 dir = "out"
+tensorboard = true
 TOML
 # Relative paths in train.toml are taken from its folder.
 sed -i "s#../../testdata#$(realpath testdata)#" "$RUN/train.toml"

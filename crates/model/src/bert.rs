@@ -5,6 +5,11 @@
 //! take `inputs_embeds`, and because training needs differentiable LayerNorm/softmax: when a
 //! weight is a trainable variable the composed (differentiable) forms are used, otherwise the
 //! fused inference kernels.
+//!
+//! Mixed precision: the compute type is the `VarBuilder`'s dtype (f32 for inference and plain
+//! training; bf16/f16 for mixed-precision training). As under PyTorch autocast, the matrix
+//! products and element-wise work run in that type while LayerNorm (its parameters loaded as
+//! f32), softmax, pooling and the additive mask stay in f32-range arithmetic.
 
 use candle_core::{DType, Device, Module, Result, Tensor, D};
 use candle_nn::{Linear, VarBuilder};
@@ -23,15 +28,21 @@ pub struct LayerNorm {
 impl LayerNorm {
     /// Loads `weight` and `bias` of size `size`.
     pub fn load(size: usize, eps: f64, vb: VarBuilder) -> Result<Self> {
+        let f32_param = |name: &str, init: f64| {
+            vb.get_with_hints_dtype(size, name, candle_nn::Init::Const(init), DType::F32)
+        };
         Ok(LayerNorm {
-            weight: vb.get(size, "weight")?,
-            bias: vb.get(size, "bias")?,
+            weight: f32_param("weight", 1.0)?,
+            bias: f32_param("bias", 0.0)?,
             eps,
         })
     }
 
-    /// Normalises `x` over its last axis.
+    /// Normalises `x` over its last axis (in f32; the result has `x`'s dtype).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if x.dtype() != DType::F32 {
+            return self.forward(&x.to_dtype(DType::F32)?)?.to_dtype(x.dtype());
+        }
         if x.track_op() || self.weight.track_op() || self.bias.track_op() {
             let mean = x.mean_keepdim(D::Minus1)?;
             let xc = x.broadcast_sub(&mean)?;
@@ -96,9 +107,14 @@ impl Attention {
         let q = split(self.query.forward(x)?)?;
         let k = split(self.key.forward(x)?)?;
         let v = split(self.value.forward(x)?)?;
-        let scores = q.matmul(&k.t()?)?;
-        let scores = (scores / (self.head_dim as f64).sqrt())?.broadcast_add(mask_bias)?;
-        let probs = softmax_last_dim(&scores)?;
+        let scores = (q.matmul(&k.t()?)? / (self.head_dim as f64).sqrt())?;
+        let probs = if scores.dtype() == DType::F32 {
+            softmax_last_dim(&scores.broadcast_add(mask_bias)?)?
+        } else {
+            // Mixed precision: mask and normalise in f32, multiply the values in low precision.
+            let s32 = scores.to_dtype(DType::F32)?.broadcast_add(mask_bias)?;
+            softmax_last_dim(&s32)?.to_dtype(scores.dtype())?
+        };
         let ctx = probs
             .matmul(&v)?
             .transpose(1, 2)?
@@ -222,6 +238,7 @@ impl Embeddings {
     }
 
     fn finish(&self, x: Tensor, position_ids: &Tensor) -> Result<Tensor> {
+        let x = x.to_dtype(self.position.dtype())?;
         let (b, l, h) = x.dims3()?;
         let max = self.position.dim(0)?;
         if l > max {
@@ -323,9 +340,10 @@ pub fn mask_bias(mask: &Tensor) -> Result<Tensor> {
     (inv * f64::from(f32::MIN))?.reshape((b, 1, 1, l))
 }
 
-/// Mean of `hidden` [B, L, H] over the positions where `mask` [B, L] is 1.
+/// Mean of `hidden` [B, L, H] over the positions where `mask` [B, L] is 1 (in f32).
 pub fn masked_mean(hidden: &Tensor, mask: &Tensor) -> Result<Tensor> {
-    let m = mask.to_dtype(hidden.dtype())?.unsqueeze(D::Minus1)?;
+    let hidden = hidden.to_dtype(DType::F32)?;
+    let m = mask.to_dtype(DType::F32)?.unsqueeze(D::Minus1)?;
     let sum = hidden.broadcast_mul(&m)?.sum(1)?;
     sum.broadcast_div(&m.sum(1)?)
 }

@@ -68,13 +68,18 @@ impl PatchEncoder {
     fn load(c: &BertConfig, patch_size: usize, vb: VarBuilder) -> Result<Self> {
         let h = c.hidden_size;
         let pe = vb.pp("patch_embedding");
-        let w = pe.get((h, patch_size * PATCH_VOCAB), "weight")?;
+        // Kept in f32 under mixed precision too: the sum of `patch_size` rows is accumulated
+        // in f32 and cast to the compute type by the embedding layer.
+        let f32_param = |s: candle_core::Shape, name: &str| {
+            pe.get_with_hints_dtype(s, name, Default::default(), candle_core::DType::F32)
+        };
+        let w = f32_param((h, patch_size * PATCH_VOCAB).into(), "weight")?;
         // Transposed once so that each (position, id) column is a contiguous row to gather;
         // the copy is differentiable, so a trainable weight keeps its gradient.
         let table = w.t()?.contiguous()?;
         Ok(PatchEncoder {
             table,
-            bias: pe.get(h, "bias")?,
+            bias: f32_param(h.into(), "bias")?,
             patch_size,
             base: Bert::load(c, Positions::Absolute, false, vb.pp("base"))?,
         })
@@ -316,7 +321,9 @@ impl Clamp3Model {
             Modality::Audio => self.audio.as_ref().map(|t| &t.1),
         }
         .ok_or_else(|| Self::missing(modality))?;
-        proj.forward(pooled)
+        // Under mixed precision the projection runs in the compute type; vectors are f32.
+        proj.forward(&pooled.to_dtype(proj.weight().dtype())?)?
+            .to_dtype(candle_core::DType::F32)
     }
 
     /// One vector per segment: `proj(masked_mean(last_hidden))`, `[B, projection_dim]`.

@@ -28,9 +28,14 @@
 //! eval_every = 200                # steps
 //! checkpoint_every = 500          # steps
 //! seed = 42
+//! precision = "f32"               # or "bf16" / "f16": mixed precision (f32 master weights;
+//!                                 # f16 with dynamic loss scaling)
 //!
 //! [output]
 //! dir = "runs/stage1"
+//! keep = 2                        # checkpoints kept
+//! tensorboard = true              # also <dir>/tensorboard/events.out.tfevents.* (train/loss,
+//!                                 # train/lr, eval/loss, eval/mrr)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -107,6 +112,32 @@ pub struct LoopSection {
     pub eval_every: usize,
     /// Checkpoint every this many updates (0: only at the end).
     pub checkpoint_every: usize,
+    /// Compute precision.
+    pub precision: Precision,
+}
+
+/// The type the model computes in during training.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// Everything in f32.
+    #[default]
+    F32,
+    /// Mixed precision with bfloat16 matrix products (f32 range: no loss scaling needed).
+    Bf16,
+    /// Mixed precision with float16 matrix products and dynamic loss scaling.
+    F16,
+}
+
+impl Precision {
+    /// The candle type of the matrix products.
+    pub fn dtype(self) -> candle_core::DType {
+        match self {
+            Precision::F32 => candle_core::DType::F32,
+            Precision::Bf16 => candle_core::DType::BF16,
+            Precision::F16 => candle_core::DType::F16,
+        }
+    }
 }
 
 impl Default for LoopSection {
@@ -119,6 +150,7 @@ impl Default for LoopSection {
             seed: 42,
             eval_every: 200,
             checkpoint_every: 500,
+            precision: Precision::F32,
         }
     }
 }
@@ -131,6 +163,9 @@ pub struct OutputSection {
     pub dir: PathBuf,
     /// Checkpoints kept (older ones are removed).
     pub keep: usize,
+    /// Also write the step and eval scalars (`train/loss`, `train/lr`, `eval/loss`,
+    /// `eval/mrr`) as a TensorBoard event file in `<dir>/tensorboard/`.
+    pub tensorboard: bool,
 }
 
 impl Default for OutputSection {
@@ -138,6 +173,7 @@ impl Default for OutputSection {
         OutputSection {
             dir: PathBuf::from("runs/clamp3"),
             keep: 2,
+            tensorboard: false,
         }
     }
 }

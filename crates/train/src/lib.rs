@@ -12,6 +12,7 @@ pub mod params;
 pub mod rng;
 pub mod source;
 pub mod step;
+pub mod tensorboard;
 pub mod trainer;
 
 /// Why training failed.

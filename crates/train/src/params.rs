@@ -62,6 +62,7 @@ impl Part {
 pub struct Params {
     config: Clamp3Config,
     device: Device,
+    compute_dtype: DType,
     vars: BTreeMap<String, Var>,
 }
 
@@ -113,6 +114,7 @@ impl Params {
         Ok(Params {
             config: config.clone(),
             device: device.clone(),
+            compute_dtype: DType::F32,
             vars,
         })
     }
@@ -133,6 +135,7 @@ impl Params {
         Ok(Params {
             config: config.clone(),
             device: device.clone(),
+            compute_dtype: DType::F32,
             vars,
         })
     }
@@ -161,6 +164,17 @@ impl Params {
             .collect()
     }
 
+    /// The type the model computes in: f32, or bf16/f16 for mixed precision (the variables
+    /// and the optimiser stay f32; LayerNorm, softmax, pooling and the loss run in f32).
+    pub fn set_compute_dtype(&mut self, dtype: DType) {
+        self.compute_dtype = dtype;
+    }
+
+    /// See [`Params::set_compute_dtype`].
+    pub fn compute_dtype(&self) -> DType {
+        self.compute_dtype
+    }
+
     /// A model over these variables: frozen parts read detached copies (no gradient flows or
     /// is computed for them), the others the tracked variables.
     pub fn model(&self, parts: Parts, frozen: &BTreeSet<Part>) -> Result<Clamp3Model, TrainError> {
@@ -178,8 +192,11 @@ impl Params {
                 })
                 .collect(),
         };
-        let vb =
-            candle_nn::VarBuilder::from_backend(Box::new(backend), DType::F32, self.device.clone());
+        let vb = candle_nn::VarBuilder::from_backend(
+            Box::new(backend),
+            self.compute_dtype,
+            self.device.clone(),
+        );
         Ok(Clamp3Model::load(&self.config, parts, vb)?)
     }
 
@@ -213,7 +230,8 @@ impl Params {
     }
 }
 
-/// Hands the variables (or their detached copies) to the model builder.
+/// Hands the variables (or their detached copies) to the model builder, cast to the requested
+/// type (a differentiable cast: gradients reach the f32 variables).
 struct VarBackend {
     vars: BTreeMap<String, Tensor>,
 }
@@ -224,7 +242,7 @@ impl candle_nn::var_builder::SimpleBackend for VarBackend {
         s: Shape,
         name: &str,
         _h: candle_nn::Init,
-        _dtype: DType,
+        dtype: DType,
         _dev: &Device,
     ) -> candle_core::Result<Tensor> {
         let t = self
@@ -238,18 +256,19 @@ impl candle_nn::var_builder::SimpleBackend for VarBackend {
                 s.dims()
             );
         }
-        Ok(t.clone())
+        t.to_dtype(dtype)
     }
 
     fn get_unchecked(
         &self,
         name: &str,
-        _dtype: DType,
+        dtype: DType,
         _dev: &Device,
     ) -> candle_core::Result<Tensor> {
         self.vars
             .get(name)
-            .cloned()
+            .map(|t| t.to_dtype(dtype))
+            .transpose()?
             .ok_or_else(|| candle_core::Error::Msg(format!("missing parameter `{name}`")))
     }
 

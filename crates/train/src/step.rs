@@ -168,16 +168,61 @@ pub fn gradients(
     batch: &Batch,
     micro: usize,
 ) -> Result<Gradients, TrainError> {
+    scaled_gradients(params, frozen, batch, micro, 1.0)
+}
+
+/// [`gradients`] with the loss multiplied by `scale` before backpropagation and the gradients
+/// divided by it afterwards: loss scaling, which keeps small float16 gradients from flushing
+/// to zero. A gradient that overflowed comes back non-finite (see [`all_finite`]).
+pub fn scaled_gradients(
+    params: &Params,
+    frozen: &BTreeSet<Part>,
+    batch: &Batch,
+    micro: usize,
+    scale: f64,
+) -> Result<Gradients, TrainError> {
+    let mut g = unscaled_gradients(params, frozen, batch, micro, scale)?;
+    if scale != 1.0 {
+        for v in g.grads.values_mut() {
+            *v = (&*v / scale)?;
+        }
+    }
+    Ok(g)
+}
+
+/// True when every gradient value is finite.
+pub fn all_finite(grads: &BTreeMap<String, Tensor>) -> Result<bool, TrainError> {
+    for g in grads.values() {
+        let s = g.sqr()?.sum_all()?.to_scalar::<f32>()?;
+        if !s.is_finite() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+fn unscaled_gradients(
+    params: &Params,
+    frozen: &BTreeSet<Part>,
+    batch: &Batch,
+    micro: usize,
+    scale: f64,
+) -> Result<Gradients, TrainError> {
     if batch.len() < 2 {
         return Err(TrainError::Data(
             "a contrastive batch needs at least two pairs".into(),
         ));
     }
     if micro >= batch.len() {
-        return direct_gradients(params, frozen, batch);
+        return direct_gradients(params, frozen, batch, scale);
     }
     let (t_all, m_all) = embed_batch(params, batch, micro)?;
     let (loss, gt, gm) = loss_and_vector_grads(&t_all, &m_all)?;
+    let (gt, gm) = if scale == 1.0 {
+        (gt, gm)
+    } else {
+        ((gt * scale)?, (gm * scale)?)
+    };
     let modality = batch.modality();
     let text_trains = !(frozen.contains(&Part::TextModel) && frozen.contains(&Part::TextProj));
     let (mm, mp) = match modality {
@@ -228,12 +273,17 @@ fn direct_gradients(
     params: &Params,
     frozen: &BTreeSet<Part>,
     batch: &Batch,
+    scale: f64,
 ) -> Result<Gradients, TrainError> {
     let model = params.model(parts_for(batch.modality()), frozen)?;
     let t = text_vectors(&model, batch, 0, batch.len())?;
     let m = music_vectors(&model, batch, 0, batch.len())?;
     let loss = clip_loss(&t, &m)?;
-    let store = loss.backward()?;
+    let store = if scale == 1.0 {
+        loss.backward()?
+    } else {
+        (&loss * scale)?.backward()?
+    };
     let mut grads = BTreeMap::new();
     for (name, var) in params.trainable(frozen) {
         if let Some(g) = store.get(var.as_tensor()) {

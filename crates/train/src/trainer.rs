@@ -12,11 +12,13 @@ use clamp3_model::Modality;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{load_tensors, save_tensors};
+use crate::config::Precision;
 use crate::config::TrainConfig;
 use crate::optim::AdamW;
 use crate::params::{Params, Part};
 use crate::rng::Rng;
-use crate::step::{batch_loss, embed_batch, gradients, Batch, Music};
+use crate::step::{all_finite, batch_loss, embed_batch, scaled_gradients, Batch, Music};
+use crate::tensorboard::EventWriter;
 use crate::TrainError;
 
 /// The music of one training pair.
@@ -61,6 +63,48 @@ pub struct State {
     pub best_eval_loss: Option<f32>,
     /// Records skipped as unusable so far.
     pub skipped: u64,
+    /// The float16 loss scale (only with `precision = "f16"`).
+    #[serde(default)]
+    pub loss_scale: Option<LossScale>,
+}
+
+/// Dynamic loss scaling as PyTorch's `GradScaler` does it: start at 2^16, halve and skip the
+/// update when a gradient overflows, double after 2000 updates in a row without overflow.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LossScale {
+    /// The current factor.
+    pub scale: f64,
+    /// Updates since the last change.
+    pub good_steps: usize,
+    /// Updates skipped for overflow so far.
+    pub overflows: u64,
+}
+
+impl LossScale {
+    const GROWTH_INTERVAL: usize = 2000;
+
+    fn new() -> Self {
+        LossScale {
+            scale: 65536.0,
+            good_steps: 0,
+            overflows: 0,
+        }
+    }
+
+    /// Records whether the gradients of an update were finite.
+    fn update(&mut self, finite: bool) {
+        if finite {
+            self.good_steps += 1;
+            if self.good_steps >= Self::GROWTH_INTERVAL {
+                self.scale *= 2.0;
+                self.good_steps = 0;
+            }
+        } else {
+            self.scale = (self.scale * 0.5).max(f64::MIN_POSITIVE);
+            self.good_steps = 0;
+            self.overflows += 1;
+        }
+    }
 }
 
 /// What the loop reports.
@@ -113,6 +157,7 @@ pub struct Trainer<S: PairSource> {
     train: S,
     eval: S,
     started: Instant,
+    tensorboard: Option<EventWriter>,
 }
 
 impl<S: PairSource> std::fmt::Debug for Trainer<S> {
@@ -121,6 +166,13 @@ impl<S: PairSource> std::fmt::Debug for Trainer<S> {
             .field("state", &self.state)
             .finish()
     }
+}
+
+/// Seconds since the Unix epoch, as TensorBoard stamps events.
+fn wall_time() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
@@ -138,8 +190,15 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> TrainError + '_ {
 
 impl<S: PairSource> Trainer<S> {
     /// A run starting now from `params`.
-    pub fn new(config: TrainConfig, params: Params, train: S, eval: S) -> Result<Self, TrainError> {
+    pub fn new(
+        config: TrainConfig,
+        mut params: Params,
+        train: S,
+        eval: S,
+    ) -> Result<Self, TrainError> {
         let modality = config.modality()?;
+        params.set_compute_dtype(config.train.precision.dtype());
+        let loss_scale = (config.train.precision == Precision::F16).then(LossScale::new);
         let frozen: BTreeSet<Part> = config.stage.freeze.iter().copied().collect();
         let seed = config.train.seed;
         Ok(Trainer {
@@ -151,6 +210,7 @@ impl<S: PairSource> Trainer<S> {
                 rng: seed,
                 best_eval_loss: None,
                 skipped: 0,
+                loss_scale,
             },
             config,
             params,
@@ -159,6 +219,7 @@ impl<S: PairSource> Trainer<S> {
             train,
             eval,
             started: Instant::now(),
+            tensorboard: None,
         })
     }
 
@@ -203,18 +264,30 @@ impl<S: PairSource> Trainer<S> {
     }
 
     /// One update; `None` when the epoch ended instead (the next call starts the next epoch).
+    /// Under float16 loss scaling a batch whose gradients overflow counts as a step but leaves
+    /// the parameters and the optimiser unchanged (learning rate reported as 0).
     pub fn train_step(&mut self) -> Result<Option<(f32, f64)>, TrainError> {
         let Some(batch) = self.next_batch()? else {
             self.state.epoch += 1;
             self.state.position = 0;
             return Ok(None);
         };
-        let g = gradients(
+        let scale = self.state.loss_scale.map_or(1.0, |s| s.scale);
+        let g = scaled_gradients(
             &self.params,
             &self.frozen,
             &batch,
             self.config.train.micro_batch,
+            scale,
         )?;
+        if let Some(ls) = &mut self.state.loss_scale {
+            let finite = all_finite(&g.grads)?;
+            ls.update(finite);
+            if !finite {
+                self.state.step += 1;
+                return Ok(Some((g.loss, 0.0)));
+            }
+        }
         let trainable = self.params.trainable(&self.frozen);
         let lr = self.opt.update(&trainable, &g.grads)?;
         self.state.step += 1;
@@ -281,6 +354,11 @@ impl<S: PairSource> Trainer<S> {
         let t = self.config.train.clone();
         std::fs::create_dir_all(self.dir()).map_err(io(self.dir()))?;
         let metrics = self.dir().join("metrics.jsonl");
+        if self.config.output.tensorboard && self.tensorboard.is_none() {
+            let dir = self.dir().join("tensorboard");
+            let w = EventWriter::create(&dir, wall_time()).map_err(io(&dir))?;
+            self.tensorboard = Some(w);
+        }
         while self.state.epoch < t.epochs && t.max_steps.is_none_or(|m| self.state.step < m) {
             let Some((loss, lr)) = self.train_step()? else {
                 continue;
@@ -291,13 +369,15 @@ impl<S: PairSource> Trainer<S> {
                 loss,
                 lr,
             };
-            self.log(
-                &metrics,
-                &serde_json::json!({
-                    "step": self.state.step, "epoch": self.state.epoch, "loss": loss, "lr": lr,
-                    "seconds": self.started.elapsed().as_secs_f64(),
-                }),
-            )?;
+            let mut line = serde_json::json!({
+                "step": self.state.step, "epoch": self.state.epoch, "loss": loss, "lr": lr,
+                "seconds": self.started.elapsed().as_secs_f64(),
+            });
+            if let Some(ls) = self.state.loss_scale {
+                line["loss_scale"] = ls.scale.into();
+            }
+            self.log(&metrics, &line)?;
+            self.scalars(&[("train/loss", loss), ("train/lr", lr as f32)])?;
             on_event(&ev);
             if t.eval_every > 0 && self.state.step % t.eval_every == 0 {
                 self.eval_and_log(&metrics, &mut on_event)?;
@@ -330,7 +410,23 @@ impl<S: PairSource> Trainer<S> {
                 "eval_pairs": r.pairs, "seconds": self.started.elapsed().as_secs_f64(),
             }),
         )?;
+        self.scalars(&[("eval/loss", r.loss), ("eval/mrr", r.mrr as f32)])?;
         on_event(&Event::Eval(r));
+        Ok(())
+    }
+
+    /// Scalars at the current step into the TensorBoard file, when one is being written.
+    fn scalars(&mut self, values: &[(&str, f32)]) -> Result<(), TrainError> {
+        let step = self.state.step as i64;
+        if let Some(w) = self.tensorboard.as_mut() {
+            let now = wall_time();
+            for (tag, v) in values {
+                w.scalar(tag, *v, step, now).map_err(|e| TrainError::Io {
+                    path: w.path().to_path_buf(),
+                    source: e,
+                })?;
+            }
+        }
         Ok(())
     }
 

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use candle_core::Device;
 use clamp3_model::{Clamp3Config, Weights};
 use clamp3_train::params::{Params, Part};
-use clamp3_train::step::{gradients, Batch, Music};
+use clamp3_train::step::{gradients, scaled_gradients, Batch, Music};
 
 fn repo(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -183,4 +183,78 @@ fn audio_stage_with_frozen_text_matches_pytorch() {
         "audio",
         &[Part::TextModel, Part::TextProj].into_iter().collect(),
     );
+}
+
+/// Mixed precision (bf16, and f16 with a 2^16 loss scale) against the f32 PyTorch goldens: the
+/// same loss and gradients up to low-precision rounding.
+#[test]
+fn mixed_precision_gradients_track_the_f32_goldens() {
+    let g = goldens();
+    for (dtype, scale) in [
+        (candle_core::DType::BF16, 1.0),
+        (candle_core::DType::F16, 65536.0),
+    ] {
+        for (stage, frozen) in [
+            ("symbolic", BTreeSet::new()),
+            (
+                "audio",
+                [Part::TextModel, Part::TextProj].into_iter().collect(),
+            ),
+        ] {
+            let mut params = mini();
+            params.set_compute_dtype(dtype);
+            let b = batch(&g, stage);
+            let want_loss = g[&format!("{stage}/loss")].f[0];
+            let prefix = format!("{stage}/grad/");
+            let out = scaled_gradients(&params, &frozen, &b, 2, scale).unwrap();
+            let (mut dot, mut nn, mut ww) = (0f64, 0f64, 0f64);
+            let mut worst_cos = 1f64;
+            for (k, w) in g.iter().filter(|(k, _)| k.starts_with(&prefix)) {
+                let name = &k[prefix.len()..];
+                let v = out.grads[name]
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap();
+                assert!(v.iter().all(|x| x.is_finite()), "{dtype:?} {stage}: {name}");
+                let (mut d, mut a, mut c) = (0f64, 0f64, 0f64);
+                for (x, y) in v.iter().zip(&w.f) {
+                    let (x, y) = (f64::from(*x), f64::from(*y));
+                    d += x * y;
+                    a += x * x;
+                    c += y * y;
+                }
+                (dot, nn, ww) = (dot + d, nn + a, ww + c);
+                // Per tensor, where the gradient is not itself at rounding level. The
+                // projection biases' gradients are sums over the batch that nearly cancel
+                // (norm ~2e-4), so their relative rounding error is the largest.
+                let norm = c.sqrt();
+                if norm > 1e-4 {
+                    let cos = d / (a.sqrt() * norm);
+                    worst_cos = worst_cos.min(cos);
+                    let floor = if norm > 1e-3 { 0.99 } else { 0.9 };
+                    assert!(
+                        cos > floor,
+                        "{dtype:?} {stage}: {name} cosine {cos} (norm {norm})"
+                    );
+                }
+            }
+            let cos = dot / (nn.sqrt() * ww.sqrt());
+            eprintln!(
+                "{dtype:?} {stage}: loss {} (torch f32 {want_loss}), all-gradient cosine {cos:.6}, worst tensor {worst_cos:.5}",
+                out.loss
+            );
+            assert!(
+                (out.loss - want_loss).abs() < 2e-2 * want_loss.abs().max(1.0),
+                "{dtype:?} {stage}: loss {} vs {want_loss}",
+                out.loss
+            );
+            let floor = if dtype == candle_core::DType::BF16 {
+                0.9995
+            } else {
+                0.99999
+            };
+            assert!(cos > floor, "{dtype:?} {stage}: gradient cosine {cos}");
+        }
+    }
 }

@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 use candle_core::Device;
 use clamp3_model::{Clamp3Config, Weights};
 use clamp3_train::config::{
-    DataSection, LoopSection, ModelSection, OutputSection, StageSection, TrainConfig,
+    DataSection, LoopSection, ModelSection, OutputSection, Precision, StageSection, TrainConfig,
 };
 use clamp3_train::optim::AdamWConfig;
 use clamp3_train::params::{Params, Part};
 use clamp3_train::rng::Rng;
-use clamp3_train::trainer::{MusicItem, PairSource, Trainer};
+use clamp3_train::trainer::{LossScale, MusicItem, PairSource, Trainer};
 use clamp3_train::TrainError;
 
 fn repo(rel: &str) -> PathBuf {
@@ -116,10 +116,12 @@ fn config_lr(dir: &Path, freeze: Vec<Part>, max_steps: usize, lr: f64) -> TrainC
             seed: 7,
             eval_every: 0,
             checkpoint_every: 0,
+            precision: Precision::F32,
         },
         output: OutputSection {
             dir: dir.to_path_buf(),
             keep: 2,
+            tensorboard: true,
         },
     }
 }
@@ -197,6 +199,43 @@ fn a_few_steps_lower_the_loss_and_frozen_parts_do_not_change() {
         40
     );
     assert!(metrics.contains("eval_mrr"));
+    // The TensorBoard file holds the same scalars (the byte format is checked against
+    // TensorBoard's writer in tests/tensorboard.rs).
+    let tb: Vec<_> = std::fs::read_dir(dir.path().join("tensorboard"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(tb.len(), 1);
+    let records = tfrecords(&std::fs::read(tb[0].path()).unwrap());
+    let with = |tag: &str| {
+        records
+            .iter()
+            .filter(|r| contains(r, tag.as_bytes()))
+            .count()
+    };
+    assert_eq!(with("brain.Event:2"), 1);
+    assert_eq!(with("train/loss"), 40);
+    assert_eq!(with("train/lr"), 40);
+    assert_eq!(with("eval/loss"), 1);
+    assert_eq!(with("eval/mrr"), 1);
+    assert_eq!(records.len(), 83);
+}
+
+/// The payloads of a TFRecord file (length, length CRC, data, data CRC).
+fn tfrecords(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let n = u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap()) as usize;
+        out.push(bytes[i + 12..i + 12 + n].to_vec());
+        i += 12 + n + 4;
+    }
+    assert_eq!(i, bytes.len());
+    out
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
 }
 
 #[test]
@@ -247,4 +286,75 @@ fn resume_after_interruption_continues_bit_for_bit() {
         .map(|v| v["step"].as_u64().unwrap())
         .collect();
     assert_eq!(steps, (1..=7).collect::<Vec<_>>());
+}
+
+#[test]
+fn mixed_precision_training_lowers_the_loss_with_f32_master_weights() {
+    for precision in [Precision::Bf16, Precision::F16] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config_lr(dir.path(), vec![], 25, 5e-3);
+        cfg.train.precision = precision;
+        let mut tr = Trainer::new(cfg, mini_params(), pairs(24, 1), pairs(24, 1)).unwrap();
+        let start = tr.evaluate().unwrap();
+        tr.run(|_| {}).unwrap();
+        let end = tr.evaluate().unwrap();
+        eprintln!(
+            "{precision:?}: eval loss {} -> {}, MRR {} -> {}",
+            start.loss, end.loss, start.mrr, end.mrr
+        );
+        assert!(
+            end.loss < start.loss - 0.1,
+            "{precision:?}: eval loss {} -> {}",
+            start.loss,
+            end.loss
+        );
+        // Master weights and the saved model stay f32.
+        assert!(tr
+            .params
+            .vars()
+            .values()
+            .all(|v| v.dtype() == candle_core::DType::F32));
+        let metrics = std::fs::read_to_string(dir.path().join("metrics.jsonl")).unwrap();
+        assert_eq!(
+            metrics.contains("loss_scale"),
+            precision == Precision::F16,
+            "{precision:?}"
+        );
+        let ls = tr.state.loss_scale;
+        assert_eq!(ls.is_some(), precision == Precision::F16);
+        if let Some(ls) = ls {
+            assert_eq!(ls.overflows, 0, "no overflow expected at the initial scale");
+            assert_eq!(ls.good_steps, 25);
+        }
+    }
+}
+
+#[test]
+fn f16_overflow_skips_the_update_and_halves_the_scale() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), vec![], 1);
+    cfg.train.precision = Precision::F16;
+    let mut tr = Trainer::new(cfg, mini_params(), pairs(24, 1), pairs(24, 1)).unwrap();
+    // A scale far beyond float16's range makes every backward pass overflow.
+    tr.state.loss_scale = Some(LossScale {
+        scale: 1e30,
+        good_steps: 7,
+        overflows: 0,
+    });
+    let before = snapshot(&tr.params);
+    let (_, lr) = tr.train_step().unwrap().unwrap();
+    assert_eq!(lr, 0.0, "a skipped update reports no learning rate");
+    assert_eq!(tr.state.step, 1);
+    assert_eq!(tr.opt.step, 0, "the optimiser did not move");
+    let ls = tr.state.loss_scale.unwrap();
+    assert_eq!((ls.scale, ls.good_steps, ls.overflows), (5e29, 0, 1));
+    assert!(snapshot(&tr.params) == before, "parameters changed");
+    // Back at a sane scale the next update goes through.
+    tr.state.loss_scale = Some(LossScale {
+        scale: 1024.0,
+        ..ls
+    });
+    let (_, lr) = tr.train_step().unwrap().unwrap();
+    assert!(lr > 0.0);
+    assert!(snapshot(&tr.params) != before);
 }
