@@ -60,6 +60,7 @@ max_steps = $STEPS
 eval_every = 200
 checkpoint_every = 200
 seed = 42
+dropout = false                 # a small model from scratch in a short run: no dropout
 
 [output]
 dir = "out"

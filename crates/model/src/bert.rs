@@ -15,6 +15,7 @@ use candle_core::{DType, Device, Module, Result, Tensor, D};
 use candle_nn::{Linear, VarBuilder};
 
 use crate::config::BertConfig;
+use crate::dropout::{Dropout, Site};
 use crate::ops;
 
 /// LayerNorm over the last axis.
@@ -78,10 +79,13 @@ struct Attention {
     norm: LayerNorm,
     heads: usize,
     head_dim: usize,
+    layer: usize,
+    attention_p: f64,
+    hidden_p: f64,
 }
 
 impl Attention {
-    fn load(c: &BertConfig, vb: VarBuilder) -> Result<Self> {
+    fn load(c: &BertConfig, layer: usize, vb: VarBuilder) -> Result<Self> {
         let h = c.hidden_size;
         let s = vb.pp("self");
         let o = vb.pp("output");
@@ -93,11 +97,14 @@ impl Attention {
             norm: LayerNorm::load(h, c.layer_norm_eps, o.pp("LayerNorm"))?,
             heads: c.num_attention_heads,
             head_dim: h / c.num_attention_heads,
+            layer,
+            attention_p: c.attention_probs_dropout_prob,
+            hidden_p: c.hidden_dropout_prob,
         })
     }
 
     /// `x`: [B, L, H]; `mask_bias`: [B, 1, 1, L] additive (0 or f32::MIN).
-    fn forward(&self, x: &Tensor, mask_bias: &Tensor) -> Result<Tensor> {
+    fn forward(&self, x: &Tensor, mask_bias: &Tensor, drop: Option<&Dropout>) -> Result<Tensor> {
         let (b, l, h) = x.dims3()?;
         let split = |t: Tensor| -> Result<Tensor> {
             t.reshape((b, l, self.heads, self.head_dim))?
@@ -115,12 +122,19 @@ impl Attention {
             let s32 = scores.to_dtype(DType::F32)?.broadcast_add(mask_bias)?;
             softmax_last_dim(&s32)?.to_dtype(scores.dtype())?
         };
+        let probs = match drop {
+            Some(d) => d.apply(&probs, Site::AttentionProbs(self.layer), self.attention_p)?,
+            None => probs,
+        };
         let ctx = probs
             .matmul(&v)?
             .transpose(1, 2)?
             .contiguous()?
             .reshape((b, l, h))?;
-        let out = self.output.forward(&ctx)?;
+        let mut out = self.output.forward(&ctx)?;
+        if let Some(d) = drop {
+            out = d.apply(&out, Site::AttentionOutput(self.layer), self.hidden_p)?;
+        }
         self.norm.forward(&(out + x)?)
     }
 }
@@ -132,12 +146,14 @@ struct Layer {
     intermediate: Linear,
     output: Linear,
     norm: LayerNorm,
+    index: usize,
+    hidden_p: f64,
 }
 
 impl Layer {
-    fn load(c: &BertConfig, vb: VarBuilder) -> Result<Self> {
+    fn load(c: &BertConfig, index: usize, vb: VarBuilder) -> Result<Self> {
         Ok(Layer {
-            attention: Attention::load(c, vb.pp("attention"))?,
+            attention: Attention::load(c, index, vb.pp("attention"))?,
             intermediate: linear(
                 c.hidden_size,
                 c.intermediate_size,
@@ -145,13 +161,18 @@ impl Layer {
             )?,
             output: linear(c.intermediate_size, c.hidden_size, vb.pp("output.dense"))?,
             norm: LayerNorm::load(c.hidden_size, c.layer_norm_eps, vb.pp("output.LayerNorm"))?,
+            index,
+            hidden_p: c.hidden_dropout_prob,
         })
     }
 
-    fn forward(&self, x: &Tensor, mask_bias: &Tensor) -> Result<Tensor> {
-        let x = self.attention.forward(x, mask_bias)?;
+    fn forward(&self, x: &Tensor, mask_bias: &Tensor, drop: Option<&Dropout>) -> Result<Tensor> {
+        let x = self.attention.forward(x, mask_bias, drop)?;
         let h = self.intermediate.forward(&x)?.gelu_erf()?;
-        let h = self.output.forward(&h)?;
+        let mut h = self.output.forward(&h)?;
+        if let Some(d) = drop {
+            h = d.apply(&h, Site::FeedForwardOutput(self.index), self.hidden_p)?;
+        }
         self.norm.forward(&(h + x)?)
     }
 }
@@ -291,6 +312,7 @@ pub struct Bert {
     /// The embedding front end.
     pub embeddings: Embeddings,
     layers: Vec<Layer>,
+    hidden_p: f64,
 }
 
 impl Bert {
@@ -303,32 +325,60 @@ impl Bert {
     ) -> Result<Self> {
         let embeddings = Embeddings::load(c, positions, with_words, vb.pp("embeddings"))?;
         let layers = (0..c.num_hidden_layers)
-            .map(|i| Layer::load(c, vb.pp(format!("encoder.layer.{i}"))))
+            .map(|i| Layer::load(c, i, vb.pp(format!("encoder.layer.{i}"))))
             .collect::<Result<Vec<_>>>()?;
-        Ok(Bert { embeddings, layers })
+        Ok(Bert {
+            embeddings,
+            layers,
+            hidden_p: c.hidden_dropout_prob,
+        })
     }
 
     /// Runs the layers over embedded input `x` [B, L, H] with padding mask `mask` [B, L]
-    /// (1 = real, 0 = pad; f32): the last hidden states.
-    pub fn encode(&self, x: Tensor, mask: &Tensor) -> Result<Tensor> {
+    /// (1 = real, 0 = pad; f32): the last hidden states. With `drop`, in training mode (the
+    /// embedding dropout included).
+    pub fn encode(&self, x: Tensor, mask: &Tensor, drop: Option<&Dropout>) -> Result<Tensor> {
         let bias = mask_bias(mask)?;
-        let mut x = x;
+        let mut x = match drop {
+            Some(d) => d.apply(&x, Site::Embeddings, self.hidden_p)?,
+            None => x,
+        };
         for layer in &self.layers {
-            x = layer.forward(&x, &bias)?;
+            x = layer.forward(&x, &bias, drop)?;
         }
         Ok(x)
     }
 
-    /// Last hidden states for token ids.
+    /// Last hidden states for token ids (evaluation mode).
     pub fn forward_ids(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
-        let x = self.embeddings.forward_ids(ids)?;
-        self.encode(x, mask)
+        self.forward_ids_with(ids, mask, None)
     }
 
-    /// Last hidden states for input vectors.
+    /// Last hidden states for token ids, in training mode with `drop`.
+    pub fn forward_ids_with(
+        &self,
+        ids: &Tensor,
+        mask: &Tensor,
+        drop: Option<&Dropout>,
+    ) -> Result<Tensor> {
+        let x = self.embeddings.forward_ids(ids)?;
+        self.encode(x, mask, drop)
+    }
+
+    /// Last hidden states for input vectors (evaluation mode).
     pub fn forward_embeds(&self, x: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        self.forward_embeds_with(x, mask, None)
+    }
+
+    /// Last hidden states for input vectors, in training mode with `drop`.
+    pub fn forward_embeds_with(
+        &self,
+        x: &Tensor,
+        mask: &Tensor,
+        drop: Option<&Dropout>,
+    ) -> Result<Tensor> {
         let x = self.embeddings.forward_embeds(x)?;
-        self.encode(x, mask)
+        self.encode(x, mask, drop)
     }
 }
 

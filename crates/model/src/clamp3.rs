@@ -8,6 +8,7 @@ use candle_nn::{Linear, VarBuilder};
 
 use crate::bert::{masked_mean, Bert, Positions};
 use crate::config::{BertConfig, Clamp3Config, PATCH_VOCAB};
+use crate::dropout::Dropout;
 
 /// The three kinds of input the model embeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -146,8 +147,18 @@ impl PatchEncoder {
 
     /// Last hidden states for patches `[B, P, patch_size]` and mask `[B, P]`.
     pub fn forward(&self, patches: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        self.forward_with(patches, mask, None)
+    }
+
+    /// [`Self::forward`], in training mode with `drop`.
+    pub fn forward_with(
+        &self,
+        patches: &Tensor,
+        mask: &Tensor,
+        drop: Option<&Dropout>,
+    ) -> Result<Tensor> {
         let x = self.embed_patches(patches)?;
-        self.base.forward_embeds(&x, mask)
+        self.base.forward_embeds_with(&x, mask, drop)
     }
 }
 
@@ -294,21 +305,32 @@ impl Clamp3Model {
         input: &Tensor,
         mask: &Tensor,
     ) -> Result<Tensor> {
+        self.hidden_states_with(modality, input, mask, None)
+    }
+
+    /// [`Self::hidden_states`], in training mode (dropout) with `drop`.
+    pub fn hidden_states_with(
+        &self,
+        modality: Modality,
+        input: &Tensor,
+        mask: &Tensor,
+        drop: Option<&Dropout>,
+    ) -> Result<Tensor> {
         match modality {
             Modality::Text => {
                 let (bert, _) = self.text.as_ref().ok_or_else(|| Self::missing(modality))?;
-                bert.forward_ids(input, mask)
+                bert.forward_ids_with(input, mask, drop)
             }
             Modality::Symbolic => {
                 let (enc, _) = self
                     .symbolic
                     .as_ref()
                     .ok_or_else(|| Self::missing(modality))?;
-                enc.forward(input, mask)
+                enc.forward_with(input, mask, drop)
             }
             Modality::Audio => {
                 let (bert, _) = self.audio.as_ref().ok_or_else(|| Self::missing(modality))?;
-                bert.forward_embeds(input, mask)
+                bert.forward_embeds_with(input, mask, drop)
             }
         }
     }
@@ -333,7 +355,18 @@ impl Clamp3Model {
         input: &Tensor,
         mask: &Tensor,
     ) -> Result<Tensor> {
-        let h = self.hidden_states(modality, input, mask)?;
+        self.global_features_with(modality, input, mask, None)
+    }
+
+    /// [`Self::global_features`], in training mode (dropout) with `drop`.
+    pub fn global_features_with(
+        &self,
+        modality: Modality,
+        input: &Tensor,
+        mask: &Tensor,
+        drop: Option<&Dropout>,
+    ) -> Result<Tensor> {
+        let h = self.hidden_states_with(modality, input, mask, drop)?;
         self.project(modality, &masked_mean(&h, mask)?)
     }
 }

@@ -30,6 +30,10 @@ pub struct BertConfig {
     pub pad_token_id: u32,
     /// Activation; only the exact erf GELU (`"gelu"`) is used by these models.
     pub hidden_act: String,
+    /// Dropout on the embeddings and on each sub-layer's output, in training only.
+    pub hidden_dropout_prob: f64,
+    /// Dropout on the attention probabilities, in training only.
+    pub attention_probs_dropout_prob: f64,
 }
 
 impl BertConfig {
@@ -46,6 +50,8 @@ impl BertConfig {
             layer_norm_eps: 1e-12,
             pad_token_id: 0,
             hidden_act: "gelu".into(),
+            hidden_dropout_prob: 0.1,
+            attention_probs_dropout_prob: 0.1,
         }
     }
 
@@ -70,6 +76,8 @@ impl BertConfig {
             layer_norm_eps: 1e-5,
             pad_token_id: 1,
             hidden_act: "gelu".into(),
+            hidden_dropout_prob: 0.1,
+            attention_probs_dropout_prob: 0.1,
         }
     }
 
@@ -87,6 +95,10 @@ impl BertConfig {
         }
         if self.layer_norm_eps.is_nan() || self.layer_norm_eps <= 0.0 {
             return bad("layer_norm_eps must be positive");
+        }
+        let prob = |p: f64| (0.0..1.0).contains(&p);
+        if !prob(self.hidden_dropout_prob) || !prob(self.attention_probs_dropout_prob) {
+            return bad("dropout probabilities must be in [0, 1)");
         }
         if self.hidden_act != "gelu" {
             return bad("only hidden_act = \"gelu\" (exact erf GELU) is supported");
@@ -110,6 +122,8 @@ pub struct PartialBertConfig {
     layer_norm_eps: Option<f64>,
     pad_token_id: Option<u32>,
     hidden_act: Option<String>,
+    hidden_dropout_prob: Option<f64>,
+    attention_probs_dropout_prob: Option<f64>,
 }
 
 impl PartialBertConfig {
@@ -128,6 +142,10 @@ impl PartialBertConfig {
             layer_norm_eps: self.layer_norm_eps.unwrap_or(base.layer_norm_eps),
             pad_token_id: self.pad_token_id.unwrap_or(base.pad_token_id),
             hidden_act: self.hidden_act.unwrap_or(base.hidden_act),
+            hidden_dropout_prob: self.hidden_dropout_prob.unwrap_or(base.hidden_dropout_prob),
+            attention_probs_dropout_prob: self
+                .attention_probs_dropout_prob
+                .unwrap_or(base.attention_probs_dropout_prob),
         }
     }
 }

@@ -5,6 +5,7 @@
 pub mod bert;
 pub mod clamp3;
 pub mod config;
+pub mod dropout;
 pub mod encode;
 pub mod layout;
 pub mod load;

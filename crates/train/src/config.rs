@@ -30,6 +30,7 @@
 //! seed = 42
 //! precision = "f32"               # or "bf16" / "f16": mixed precision (f32 master weights;
 //!                                 # f16 with dynamic loss scaling)
+//! dropout = true                  # the encoders' dropout in training (as the reference)
 //!
 //! [output]
 //! dir = "runs/stage1"
@@ -114,6 +115,10 @@ pub struct LoopSection {
     pub checkpoint_every: usize,
     /// Compute precision.
     pub precision: Precision,
+    /// Train with the encoders' dropout (`hidden_dropout_prob`, `attention_probs_dropout_prob`
+    /// of the model config, 0.1 in the release), as the reference does; evaluation never
+    /// drops.
+    pub dropout: bool,
 }
 
 /// The type the model computes in during training.
@@ -151,6 +156,7 @@ impl Default for LoopSection {
             eval_every: 200,
             checkpoint_every: 500,
             precision: Precision::F32,
+            dropout: true,
         }
     }
 }

@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use candle_core::{Device, Tensor};
+use clamp3_model::dropout::Dropout;
 use clamp3_model::{Clamp3Model, Modality, Parts};
 
 use crate::loss::{clip_loss, loss_and_vector_grads};
@@ -93,31 +94,46 @@ fn pad_rows<T: candle_core::WithDType + Copy + Default>(
     ))
 }
 
-/// Projected text vectors `[n, P]` of items `lo..hi`.
+/// The dropout of items `lo..hi` for the encoder of `m` in the pass seeded `seed`: a function
+/// of the item, so both passes of gradient caching drop the same units.
+fn dropout(seed: Option<u64>, m: Modality, lo: usize, hi: usize) -> Option<Dropout> {
+    let salt = match m {
+        Modality::Text => 0x7465_7874,
+        Modality::Symbolic => 0x7379_6d62,
+        Modality::Audio => 0x6175_6469,
+    };
+    seed.map(|s| Dropout::rows(s ^ salt, lo, hi - lo))
+}
+
+/// Projected text vectors `[n, P]` of items `lo..hi` (training mode when `drop` is a seed).
 fn text_vectors(
     model: &Clamp3Model,
     batch: &Batch,
     lo: usize,
     hi: usize,
+    drop: Option<u64>,
 ) -> candle_core::Result<Tensor> {
     let pad = model.config().text_config.pad_token_id;
     let (ids, mask) = pad_ids(&batch.text[lo..hi], pad, model.device())?;
-    model.global_features(Modality::Text, &ids, &mask)
+    let d = dropout(drop, Modality::Text, lo, hi);
+    model.global_features_with(Modality::Text, &ids, &mask, d.as_ref())
 }
 
-/// Projected music vectors `[n, P]` of items `lo..hi`.
+/// Projected music vectors `[n, P]` of items `lo..hi` (training mode when `drop` is a seed).
 fn music_vectors(
     model: &Clamp3Model,
     batch: &Batch,
     lo: usize,
     hi: usize,
+    drop: Option<u64>,
 ) -> candle_core::Result<Tensor> {
     let c = model.config();
     let (x, mask) = match &batch.music {
         Music::Symbolic(p) => pad_rows(&p[lo..hi], c.patch_size, model.device())?,
         Music::Audio(f) => pad_rows(&f[lo..hi], c.audio_config.hidden_size, model.device())?,
     };
-    model.global_features(batch.modality(), &x, &mask)
+    let d = dropout(drop, batch.modality(), lo, hi);
+    model.global_features_with(batch.modality(), &x, &mask, d.as_ref())
 }
 
 fn parts_for(m: Modality) -> Parts {
@@ -128,19 +144,30 @@ fn frozen_all() -> BTreeSet<Part> {
     Part::ALL.into_iter().collect()
 }
 
-/// All text and music vectors of the batch without a graph, `micro` items at a time.
+/// All text and music vectors of the batch without a graph, `micro` items at a time
+/// (evaluation mode).
 pub fn embed_batch(
     params: &Params,
     batch: &Batch,
     micro: usize,
+) -> Result<(Tensor, Tensor), TrainError> {
+    embed_batch_with(params, batch, micro, None)
+}
+
+/// [`embed_batch`], in training mode (dropout seeded `drop`) when given a seed.
+pub fn embed_batch_with(
+    params: &Params,
+    batch: &Batch,
+    micro: usize,
+    drop: Option<u64>,
 ) -> Result<(Tensor, Tensor), TrainError> {
     let model = params.model(parts_for(batch.modality()), &frozen_all())?;
     let mut t = Vec::new();
     let mut m = Vec::new();
     for lo in (0..batch.len()).step_by(micro.max(1)) {
         let hi = (lo + micro.max(1)).min(batch.len());
-        t.push(text_vectors(&model, batch, lo, hi)?);
-        m.push(music_vectors(&model, batch, lo, hi)?);
+        t.push(text_vectors(&model, batch, lo, hi, drop)?);
+        m.push(music_vectors(&model, batch, lo, hi, drop)?);
     }
     Ok((Tensor::cat(&t, 0)?, Tensor::cat(&m, 0)?))
 }
@@ -161,27 +188,31 @@ pub struct Gradients {
 }
 
 /// Loss and parameter gradients of `batch` with the parts in `frozen` fixed, computing at most
-/// `micro` items with a graph at a time (see the module docs).
+/// `micro` items with a graph at a time (see the module docs); evaluation mode (no dropout),
+/// which makes the result deterministic and comparable with PyTorch.
 pub fn gradients(
     params: &Params,
     frozen: &BTreeSet<Part>,
     batch: &Batch,
     micro: usize,
 ) -> Result<Gradients, TrainError> {
-    scaled_gradients(params, frozen, batch, micro, 1.0)
+    scaled_gradients(params, frozen, batch, micro, 1.0, None)
 }
 
 /// [`gradients`] with the loss multiplied by `scale` before backpropagation and the gradients
 /// divided by it afterwards: loss scaling, which keeps small float16 gradients from flushing
-/// to zero. A gradient that overflowed comes back non-finite (see [`all_finite`]).
+/// to zero. A gradient that overflowed comes back non-finite (see [`all_finite`]). With a
+/// `dropout` seed the encoders run in training mode, with masks that depend on the seed and
+/// each item only, so the result does not depend on `micro`.
 pub fn scaled_gradients(
     params: &Params,
     frozen: &BTreeSet<Part>,
     batch: &Batch,
     micro: usize,
     scale: f64,
+    dropout: Option<u64>,
 ) -> Result<Gradients, TrainError> {
-    let mut g = unscaled_gradients(params, frozen, batch, micro, scale)?;
+    let mut g = unscaled_gradients(params, frozen, batch, micro, scale, dropout)?;
     if scale != 1.0 {
         for v in g.grads.values_mut() {
             *v = (&*v / scale)?;
@@ -207,6 +238,7 @@ fn unscaled_gradients(
     batch: &Batch,
     micro: usize,
     scale: f64,
+    drop: Option<u64>,
 ) -> Result<Gradients, TrainError> {
     if batch.len() < 2 {
         return Err(TrainError::Data(
@@ -214,9 +246,9 @@ fn unscaled_gradients(
         ));
     }
     if micro >= batch.len() {
-        return direct_gradients(params, frozen, batch, scale);
+        return direct_gradients(params, frozen, batch, scale, drop);
     }
-    let (t_all, m_all) = embed_batch(params, batch, micro)?;
+    let (t_all, m_all) = embed_batch_with(params, batch, micro, drop)?;
     let (loss, gt, gm) = loss_and_vector_grads(&t_all, &m_all)?;
     let (gt, gm) = if scale == 1.0 {
         (gt, gm)
@@ -237,12 +269,12 @@ fn unscaled_gradients(
         let hi = (lo + micro.max(1)).min(batch.len());
         let mut surrogate: Option<Tensor> = None;
         if text_trains {
-            let t = text_vectors(&model, batch, lo, hi)?;
+            let t = text_vectors(&model, batch, lo, hi, drop)?;
             let s = (t * gt.narrow(0, lo, hi - lo)?)?.sum_all()?;
             surrogate = Some(s);
         }
         if music_trains {
-            let m = music_vectors(&model, batch, lo, hi)?;
+            let m = music_vectors(&model, batch, lo, hi, drop)?;
             let s = (m * gm.narrow(0, lo, hi - lo)?)?.sum_all()?;
             surrogate = Some(match surrogate {
                 Some(x) => (x + s)?,
@@ -274,10 +306,11 @@ fn direct_gradients(
     frozen: &BTreeSet<Part>,
     batch: &Batch,
     scale: f64,
+    drop: Option<u64>,
 ) -> Result<Gradients, TrainError> {
     let model = params.model(parts_for(batch.modality()), frozen)?;
-    let t = text_vectors(&model, batch, 0, batch.len())?;
-    let m = music_vectors(&model, batch, 0, batch.len())?;
+    let t = text_vectors(&model, batch, 0, batch.len(), drop)?;
+    let m = music_vectors(&model, batch, 0, batch.len(), drop)?;
     let loss = clip_loss(&t, &m)?;
     let store = if scale == 1.0 {
         loss.backward()?

@@ -273,12 +273,20 @@ impl<S: PairSource> Trainer<S> {
             return Ok(None);
         };
         let scale = self.state.loss_scale.map_or(1.0, |s| s.scale);
+        // Dropout masks are a function of the step (and the item), so a resumed run draws
+        // the same ones.
+        let dropout = self
+            .config
+            .train
+            .dropout
+            .then(|| self.config.train.seed.rotate_left(32) ^ self.state.step as u64);
         let g = scaled_gradients(
             &self.params,
             &self.frozen,
             &batch,
             self.config.train.micro_batch,
             scale,
+            dropout,
         )?;
         if let Some(ls) = &mut self.state.loss_scale {
             let finite = all_finite(&g.grads)?;

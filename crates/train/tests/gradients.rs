@@ -206,7 +206,7 @@ fn mixed_precision_gradients_track_the_f32_goldens() {
             let b = batch(&g, stage);
             let want_loss = g[&format!("{stage}/loss")].f[0];
             let prefix = format!("{stage}/grad/");
-            let out = scaled_gradients(&params, &frozen, &b, 2, scale).unwrap();
+            let out = scaled_gradients(&params, &frozen, &b, 2, scale, None).unwrap();
             let (mut dot, mut nn, mut ww) = (0f64, 0f64, 0f64);
             let mut worst_cos = 1f64;
             for (k, w) in g.iter().filter(|(k, _)| k.starts_with(&prefix)) {
@@ -257,4 +257,59 @@ fn mixed_precision_gradients_track_the_f32_goldens() {
             assert!(cos > floor, "{dtype:?} {stage}: gradient cosine {cos}");
         }
     }
+}
+
+fn flat(g: &std::collections::BTreeMap<String, candle_core::Tensor>) -> Vec<f64> {
+    g.values()
+        .flat_map(|t| t.flatten_all().unwrap().to_vec1::<f32>().unwrap())
+        .map(f64::from)
+        .collect()
+}
+
+fn cosine(a: &[f64], b: &[f64]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+    let n = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    dot / (n(a) * n(b))
+}
+
+#[test]
+fn dropout_masks_do_not_depend_on_the_micro_batch() {
+    // Gradient caching re-embeds each item; with dropout both passes must drop the same units,
+    // so the gradients at every micro-batch size equal the whole batch's in one graph.
+    let g = goldens();
+    let params = mini();
+    let b = batch(&g, "symbolic");
+    let frozen = BTreeSet::from([Part::AudioModel, Part::AudioProj]);
+    let whole = scaled_gradients(&params, &frozen, &b, b.len(), 1.0, Some(5)).unwrap();
+    let eval = gradients(&params, &frozen, &b, b.len()).unwrap();
+    assert_ne!(whole.loss, eval.loss, "dropout changed nothing");
+    let want = flat(&whole.grads);
+    for micro in [1, 2, 3] {
+        let out = scaled_gradients(&params, &frozen, &b, micro, 1.0, Some(5)).unwrap();
+        assert!(
+            (out.loss - whole.loss).abs() < 1e-5,
+            "micro {micro}: loss {} vs {}",
+            out.loss,
+            whole.loss
+        );
+        assert_eq!(out.grads.len(), whole.grads.len());
+        let got = flat(&out.grads);
+        let cos = cosine(&got, &want);
+        let max = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        eprintln!("micro {micro}: cosine {cos:.9}, max abs diff {max:.2e}");
+        assert!(cos > 0.999_999, "micro {micro}: cosine {cos}");
+    }
+    // Another seed draws other masks.
+    let other = scaled_gradients(&params, &frozen, &b, 2, 1.0, Some(6)).unwrap();
+    assert_ne!(other.loss, whole.loss);
+    // Dropout perturbs but does not scramble the gradient of the mini model.
+    let c = cosine(&want, &flat(&eval.grads));
+    assert!(
+        c > 0.3 && c < 0.99999,
+        "train vs eval mode gradient cosine {c}"
+    );
 }

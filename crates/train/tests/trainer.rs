@@ -117,6 +117,7 @@ fn config_lr(dir: &Path, freeze: Vec<Part>, max_steps: usize, lr: f64) -> TrainC
             eval_every: 0,
             checkpoint_every: 0,
             precision: Precision::F32,
+            dropout: true,
         },
         output: OutputSection {
             dir: dir.to_path_buf(),
@@ -145,13 +146,10 @@ fn snapshot(p: &Params) -> BTreeMap<String, Vec<f32>> {
 #[test]
 fn a_few_steps_lower_the_loss_and_frozen_parts_do_not_change() {
     let dir = tempfile::tempdir().unwrap();
-    let mut tr = Trainer::new(
-        config_lr(dir.path(), vec![Part::TextModel], 40, 5e-3),
-        mini_params(),
-        pairs(24, 1),
-        pairs(24, 1),
-    )
-    .unwrap();
+    // Without dropout, so that 40 steps of the mini model move the loss clearly.
+    let mut cfg = config_lr(dir.path(), vec![Part::TextModel], 40, 5e-3);
+    cfg.train.dropout = false;
+    let mut tr = Trainer::new(cfg, mini_params(), pairs(24, 1), pairs(24, 1)).unwrap();
     let before = snapshot(&tr.params);
     let start = tr.evaluate().unwrap();
     let mut losses = Vec::new();
@@ -240,6 +238,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 
 #[test]
 fn resume_after_interruption_continues_bit_for_bit() {
+    // With dropout on (the default): its masks must be redrawn identically after a resume.
     let a = tempfile::tempdir().unwrap();
     let b = tempfile::tempdir().unwrap();
     // Uninterrupted: 7 updates.
@@ -357,4 +356,23 @@ fn f16_overflow_skips_the_update_and_halves_the_scale() {
     let (_, lr) = tr.train_step().unwrap().unwrap();
     assert!(lr > 0.0);
     assert!(snapshot(&tr.params) != before);
+}
+
+#[test]
+fn dropout_is_on_in_training_steps_and_off_in_evaluation() {
+    let make = |dropout: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config(dir.path(), vec![], 1);
+        cfg.train.dropout = dropout;
+        (
+            Trainer::new(cfg, mini_params(), pairs(20, 3), pairs(8, 4)).unwrap(),
+            dir,
+        )
+    };
+    let (mut on, _a) = make(true);
+    let (mut off, _b) = make(false);
+    assert_eq!(on.evaluate().unwrap(), off.evaluate().unwrap());
+    let (l_on, _) = on.train_step().unwrap().unwrap();
+    let (l_off, _) = off.train_step().unwrap().unwrap();
+    assert_ne!(l_on, l_off, "dropout did not change the training loss");
 }
