@@ -67,14 +67,22 @@ pub enum Error {
 
 /// The device named by `s`: `cpu`, `cuda` or `cuda:N` (CUDA needs the `cuda` build feature).
 pub fn parse_device(s: &str) -> Result<Device, String> {
+    let cuda = |n: usize| {
+        Device::new_cuda(n).map_err(|e| {
+            // candle appends a backtrace when RUST_BACKTRACE is set: keep the cause line.
+            let e = e.to_string();
+            let cause = e.lines().next().unwrap_or_default();
+            format!("cannot use CUDA device {n} (`--device {s}`): {cause}")
+        })
+    };
     match s {
         "cpu" => Ok(Device::Cpu),
-        "cuda" => Device::new_cuda(0).map_err(|e| format!("cuda: {e}")),
+        "cuda" => cuda(0),
         _ => match s
             .strip_prefix("cuda:")
             .and_then(|n| n.parse::<usize>().ok())
         {
-            Some(n) => Device::new_cuda(n).map_err(|e| format!("{s}: {e}")),
+            Some(n) => cuda(n),
             None => Err(format!("unknown device `{s}` (cpu, cuda, cuda:N)")),
         },
     }
