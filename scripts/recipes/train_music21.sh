@@ -70,6 +70,5 @@ TOML
 sed -i "s#../../testdata#$(realpath testdata)#" "$RUN/train.toml"
 
 /usr/bin/time -v "$BIN" train --config "$RUN/train.toml" 2> >(tee "$RUN/train.log" >&2)
-cp testdata/xlm-roberta/tokenizer.json "$RUN/out/"
 "$BIN" eval --jsonl "$RUN/data/benchmark.eval.jsonl" --text-field analysis --music abc --model "$RUN/out" \
   --out "$RUN/heldout_ranks.jsonl" | tee "$RUN/heldout_eval.txt"

@@ -54,11 +54,14 @@ pub fn run(config: &Path, fresh: bool, max_steps: Option<usize>) -> Result<bool>
             bar.set_position(*step as u64);
             bar.set_message(format!("epoch {epoch} loss {loss:.4} lr {lr:.2e}"));
         }
-        Event::Eval(r) => bar.println(format!(
-            "update {}: eval loss {:.4}, text->music MRR {:.4} over {} pairs (random {:.4})",
-            r.step, r.loss, r.mrr, r.pairs, r.random_mrr
-        )),
-        Event::Checkpoint(p) => bar.println(format!("checkpoint {}", p.display())),
+        Event::Eval(r) => say(
+            &bar,
+            format!(
+                "update {}: eval loss {:.4}, text->music MRR {:.4} over {} pairs (random {:.4})",
+                r.step, r.loss, r.mrr, r.pairs, r.random_mrr
+            ),
+        ),
+        Event::Checkpoint(p) => say(&bar, format!("checkpoint {}", p.display())),
     })?;
     bar.finish_and_clear();
     eprintln!(
@@ -69,4 +72,13 @@ pub fn run(config: &Path, fresh: bool, max_steps: Option<usize>) -> Result<bool>
         out.display()
     );
     Ok(true)
+}
+
+/// A line above the bar, or on stderr when there is no bar (not a terminal: logs still get it).
+fn say(bar: &ProgressBar, line: String) {
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        bar.println(line);
+    }
 }

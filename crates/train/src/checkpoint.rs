@@ -41,3 +41,19 @@ pub fn load_tensors(
     let map = candle_core::safetensors::load(path, device)?;
     Ok(map.into_iter().collect())
 }
+
+/// Writes `bytes` to `path` through a temporary file and a rename, so that a reader (or a
+/// crash) never sees a half-written file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
+    let err = |e| TrainError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    std::fs::write(&tmp, bytes).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
+}

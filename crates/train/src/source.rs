@@ -179,6 +179,7 @@ pub fn prepare(
         tokenizer: tokenizer.clone(),
         sample,
     };
-    let trainer = Trainer::new(config, params, make(train_recs), make(eval_recs))?;
+    let mut trainer = Trainer::new(config, params, make(train_recs), make(eval_recs))?;
+    trainer.set_tokenizer_file(tok_path);
     Ok((trainer, summary))
 }

@@ -11,7 +11,7 @@ use candle_core::Tensor;
 use clamp3_model::Modality;
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{load_tensors, save_tensors};
+use crate::checkpoint::{load_tensors, save_tensors, write_atomic};
 use crate::config::Precision;
 use crate::config::TrainConfig;
 use crate::optim::AdamW;
@@ -158,6 +158,7 @@ pub struct Trainer<S: PairSource> {
     eval: S,
     started: Instant,
     tensorboard: Option<EventWriter>,
+    tokenizer_file: Option<PathBuf>,
 }
 
 impl<S: PairSource> std::fmt::Debug for Trainer<S> {
@@ -220,7 +221,14 @@ impl<S: PairSource> Trainer<S> {
             eval,
             started: Instant::now(),
             tensorboard: None,
+            tokenizer_file: None,
         })
+    }
+
+    /// The tokenizer to copy into saved model directories, so that they are complete for
+    /// `clamp3 embed`.
+    pub fn set_tokenizer_file(&mut self, path: PathBuf) {
+        self.tokenizer_file = Some(path);
     }
 
     fn dir(&self) -> &Path {
@@ -367,6 +375,9 @@ impl<S: PairSource> Trainer<S> {
             let w = EventWriter::create(&dir, wall_time()).map_err(io(&dir))?;
             self.tensorboard = Some(w);
         }
+        // Steps at which this run last evaluated / checkpointed, so the final ones are not
+        // done twice.
+        let (mut evaluated, mut saved) = (None, None);
         while self.state.epoch < t.epochs && t.max_steps.is_none_or(|m| self.state.step < m) {
             let Some((loss, lr)) = self.train_step()? else {
                 continue;
@@ -389,15 +400,21 @@ impl<S: PairSource> Trainer<S> {
             on_event(&ev);
             if t.eval_every > 0 && self.state.step % t.eval_every == 0 {
                 self.eval_and_log(&metrics, &mut on_event)?;
+                evaluated = Some(self.state.step);
             }
             if t.checkpoint_every > 0 && self.state.step % t.checkpoint_every == 0 {
                 let p = self.save_checkpoint()?;
                 on_event(&Event::Checkpoint(p));
+                saved = Some(self.state.step);
             }
         }
-        self.eval_and_log(&metrics, &mut on_event)?;
-        let p = self.save_checkpoint()?;
-        on_event(&Event::Checkpoint(p));
+        if evaluated != Some(self.state.step) {
+            self.eval_and_log(&metrics, &mut on_event)?;
+        }
+        if saved != Some(self.state.step) {
+            let p = self.save_checkpoint()?;
+            on_event(&Event::Checkpoint(p));
+        }
         self.save_model(self.dir())?;
         Ok(self.state.clone())
     }
@@ -447,14 +464,21 @@ impl<S: PairSource> Trainer<S> {
         writeln!(f, "{v}").map_err(io(path))
     }
 
-    /// The trained model as a model directory (`model.safetensors` + `config.json`), usable
-    /// by `clamp3 embed`.
+    /// The trained model as a model directory (`model.safetensors`, `config.json` and, when
+    /// known, the `tokenizer.json`), usable by `clamp3 embed`.
     pub fn save_model(&self, dir: &Path) -> Result<(), TrainError> {
         self.params
             .save_safetensors(&dir.join("model.safetensors"))?;
         let cfg = serde_json::to_string_pretty(self.params.config())
             .map_err(|e| TrainError::Config(e.to_string()))?;
-        std::fs::write(dir.join("config.json"), cfg).map_err(io(&dir.join("config.json")))
+        write_atomic(&dir.join("config.json"), cfg.as_bytes())?;
+        if let Some(tok) = &self.tokenizer_file {
+            let dst = dir.join("tokenizer.json");
+            if std::fs::canonicalize(tok).ok() != std::fs::canonicalize(&dst).ok() {
+                write_atomic(&dst, &std::fs::read(tok).map_err(io(tok))?)?;
+            }
+        }
+        Ok(())
     }
 
     /// Writes `<output>/checkpoints/step-N/` (model, optimiser moments, state) atomically and
