@@ -1,6 +1,6 @@
 //! `clamp3 train` end to end: a small run on real ABC and MTF files from M4-RAG-style records,
 //! its logs (also when stderr is not a terminal), TensorBoard file, resumption, and the saved
-//! model directory used by `clamp3 embed`.
+//! model directory used by `clamp3 embed` and as the start of a second stage (audio, text frozen).
 
 mod common;
 
@@ -37,7 +37,7 @@ fn records(data: &Path, name: &str, n: usize, offset: usize) -> std::path::PathB
 }
 
 #[test]
-fn train_logs_checkpoints_resumes_and_saves_an_embeddable_model() {
+fn train_logs_resumes_saves_an_embeddable_model_and_chains_stages() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let train = records(&data, "train", 8, 0);
@@ -150,5 +150,83 @@ tensorboard = true
         let v = l["embedding"].as_array().unwrap_or_else(|| panic!("{l}"));
         assert_eq!(v.len(), 24);
         assert!(v.iter().all(|x| x.as_f64().is_some_and(f64::is_finite)));
+    }
+
+    // Stage 2 starts from stage 1's folder: text <-> audio with text (and symbolic) frozen.
+    let audio = tmp.path().join("audio");
+    std::fs::create_dir_all(&audio).unwrap();
+    let mut lines = String::new();
+    for i in 0..8 {
+        let src = ["features_short.npy", "features_long.npy"][i % 2];
+        let file = format!("rec{i}.npy");
+        std::fs::copy(
+            repo(&format!("fixtures/model/inputs/{src}")),
+            audio.join(&file),
+        )
+        .unwrap();
+        let rec = serde_json::json!({
+            "id": format!("a{i}"), "title": format!("Recording {i}"),
+            "analysis": format!("Recording number {i}."), "filepaths": [file],
+        });
+        lines.push_str(&format!("{rec}\n"));
+    }
+    std::fs::write(audio.join("train.jsonl"), lines).unwrap();
+    let out2 = tmp.path().join("run2");
+    let config2 = tmp.path().join("stage2.toml");
+    std::fs::write(
+        &config2,
+        format!(
+            r#"[model]
+init = "{init}"
+
+[data]
+train = "{train}"
+eval_split = 0.25
+
+[stage]
+modality = "audio"
+freeze = ["text_model", "text_proj", "symbolic_model", "symbolic_proj"]
+
+[train]
+batch_size = 3
+micro_batch = 2
+max_steps = 2
+
+[output]
+dir = "{out}"
+"#,
+            init = out.display(),
+            train = audio.join("train.jsonl").display(),
+            out = out2.display(),
+        ),
+    )
+    .unwrap();
+    let o = clamp3()
+        .args(["train", "--config"])
+        .arg(&config2)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let read = |dir: &Path| std::fs::read(dir.join("model.safetensors")).unwrap();
+    let (b1, b2) = (read(&out), read(&out2));
+    let (s1, s2) = (
+        safetensors::SafeTensors::deserialize(&b1).unwrap(),
+        safetensors::SafeTensors::deserialize(&b2).unwrap(),
+    );
+    let mut frozen = 0;
+    for (name, t1) in s1.tensors() {
+        let t2 = s2.tensor(&name).unwrap();
+        if name.starts_with("text_") || name.starts_with("symbolic_") {
+            assert_eq!(t1.data(), t2.data(), "{name} changed while frozen");
+            frozen += 1;
+        }
+    }
+    assert!(frozen > 10);
+    for name in [
+        "audio_proj.weight",
+        "audio_model.encoder.layer.0.output.dense.weight",
+    ] {
+        let (a, b) = (s1.tensor(name).unwrap(), s2.tensor(name).unwrap());
+        assert_ne!(a.data(), b.data(), "{name} did not train");
     }
 }
