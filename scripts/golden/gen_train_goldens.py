@@ -98,8 +98,6 @@ def main():
     out = os.path.join(ROOT, "fixtures", "train")
     os.makedirs(out, exist_ok=True)
     save_file(tensors, os.path.join(out, "goldens.safetensors"))
-    with open(os.path.join(out, "README.md"), "w") as f:
-        f.write("Loss and gradient goldens: `scripts/golden/gen_train_goldens.py` (PyTorch).\n")
 
 
 if __name__ == "__main__":

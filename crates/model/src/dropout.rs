@@ -6,8 +6,9 @@
 //! `step` module), and both passes must drop the same units, whatever micro-batch and padding
 //! the item is computed in. So a mask entry is a pure function of (seed, item, site, element
 //! position), drawn from a counter-based hash instead of a stateful generator. PyTorch's masks
-//! come from its own generator; only the distribution (keep with probability `1 - p`, scale the
-//! kept units by `1 / (1 - p)`) is the same.
+//! come from its own generator; the distribution is the same (keep with probability `1 - p`,
+//! scale the kept units by `1 / (1 - p)`), and given our masks, transformers' train-mode
+//! encoders give the same loss and gradients (`scripts/golden/gen_dropout_goldens.py`).
 
 use candle_core::{DType, Result, Tensor};
 use rayon::prelude::*;

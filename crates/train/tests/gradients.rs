@@ -24,7 +24,11 @@ struct G {
 }
 
 fn goldens() -> std::collections::HashMap<String, G> {
-    let bytes = std::fs::read(repo("fixtures/train/goldens.safetensors")).unwrap();
+    goldens_in("fixtures/train/goldens.safetensors")
+}
+
+fn goldens_in(file: &str) -> std::collections::HashMap<String, G> {
+    let bytes = std::fs::read(repo(file)).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     st.tensors()
         .into_iter()
@@ -97,9 +101,19 @@ fn batch(g: &std::collections::HashMap<String, G>, stage: &str) -> Batch {
 }
 
 fn check(stage: &str, frozen: &BTreeSet<Part>) {
-    let g = goldens();
-    let params = mini();
-    let b = batch(&g, stage);
+    compare(&goldens(), &mini(), stage, frozen, None);
+}
+
+/// The loss and gradients of `params` on the golden batch of `stage` against the goldens, at
+/// micro-batch sizes 1, 2 and 4 (training mode with dropout seed `dropout`, if any).
+fn compare(
+    g: &std::collections::HashMap<String, G>,
+    params: &Params,
+    stage: &str,
+    frozen: &BTreeSet<Part>,
+    dropout: Option<u64>,
+) {
+    let b = batch(g, stage);
     let want_loss = g[&format!("{stage}/loss")].f[0];
     let prefix = format!("{stage}/grad/");
     let want: Vec<(&str, &G)> = g
@@ -108,7 +122,7 @@ fn check(stage: &str, frozen: &BTreeSet<Part>) {
         .collect();
     assert!(want.len() >= 20);
     for micro in [1, 2, 4] {
-        let out = gradients(&params, frozen, &b, micro).unwrap();
+        let out = scaled_gradients(params, frozen, &b, micro, 1.0, dropout).unwrap();
         assert!(
             (out.loss - want_loss).abs() < 1e-5,
             "{stage} micro {micro}: loss {} vs {want_loss}",
@@ -311,5 +325,42 @@ fn dropout_masks_do_not_depend_on_the_micro_batch() {
     assert!(
         c > 0.3 && c < 0.99999,
         "train vs eval mode gradient cosine {c}"
+    );
+}
+
+/// Training mode against PyTorch: transformers' encoders with their dropout modules drawing
+/// the same masks as ours (`scripts/golden/gen_dropout_goldens.py`), on a two-layer model, so
+/// that where dropout sits and how it scales match the reference's train mode.
+#[test]
+fn dropout_gradients_match_pytorch_with_the_same_masks() {
+    let g = goldens_in("fixtures/train/dropout_goldens.safetensors");
+    let cfg = Clamp3Config::from_json(
+        &std::fs::read_to_string(repo("fixtures/train/dropout_config.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(cfg.text_config.num_hidden_layers, 2);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
+    clamp3_model::synthetic::write_safetensors(&cfg, &path).unwrap();
+    let params = Params::load(&cfg, &Weights::open(&path).unwrap(), &Device::Cpu).unwrap();
+    compare(&g, &params, "symbolic", &BTreeSet::new(), Some(5));
+    let text = BTreeSet::from([Part::TextModel, Part::TextProj]);
+    compare(&g, &params, "audio", &text, Some(5));
+    // The masks matter: in evaluation mode the same model's gradients are far from these.
+    let b = batch(&g, "symbolic");
+    let eval = gradients(&params, &BTreeSet::new(), &b, 4).unwrap();
+    let want = &g["symbolic/grad/symbolic_proj.weight"].f;
+    let got = eval.grads["symbolic_proj.weight"]
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    let c = cosine(
+        &got.iter().map(|&x| f64::from(x)).collect::<Vec<_>>(),
+        &want.iter().map(|&x| f64::from(x)).collect::<Vec<_>>(),
+    );
+    assert!(
+        c < 0.999,
+        "eval-mode gradient cosine {c}: dropout had no effect"
     );
 }
