@@ -314,21 +314,27 @@ pub struct ScoreArgs<'a> {
     pub allow_unmatched: bool,
 }
 
-/// `clamp3 score`.
-pub fn score(a: &ScoreArgs) -> Result<bool> {
-    let (q, mut failures) = embed_roots(
-        &[a.queries.to_path_buf()],
-        a.model,
-        a.mert,
-        "the query folder",
-    )?;
+/// The query and the reference folder embedded (score and eval), with both folders' failures.
+fn embed_pair(
+    queries: &Path,
+    references: &Path,
+    model: Option<&str>,
+    mert: Option<&Path>,
+) -> Result<(Vec<Embedded>, Vec<Embedded>, Vec<String>)> {
+    let (q, mut failures) = embed_roots(&[queries.to_path_buf()], model, mert, "the query folder")?;
     let (r, f2) = embed_roots(
-        &[a.references.to_path_buf()],
-        a.model,
-        a.mert,
+        &[references.to_path_buf()],
+        model,
+        mert,
         "the reference folder",
     )?;
     failures.extend(f2);
+    Ok((q, r, failures))
+}
+
+/// `clamp3 score`.
+pub fn score(a: &ScoreArgs) -> Result<bool> {
+    let (q, r, failures) = embed_pair(a.queries, a.references, a.model, a.mert)?;
     if q.is_empty() || r.is_empty() {
         bail!(
             "nothing to score: {} queries, {} references",
@@ -387,19 +393,7 @@ pub struct EvalArgs<'a> {
 
 /// `clamp3 eval` on two folders of paired files.
 pub fn eval(a: &EvalArgs) -> Result<bool> {
-    let (q, mut failures) = embed_roots(
-        &[a.queries.to_path_buf()],
-        a.model,
-        a.mert,
-        "the query folder",
-    )?;
-    let (r, f2) = embed_roots(
-        &[a.references.to_path_buf()],
-        a.model,
-        a.mert,
-        "the reference folder",
-    )?;
-    failures.extend(f2);
+    let (q, r, failures) = embed_pair(a.queries, a.references, a.model, a.mert)?;
     if !failures.is_empty() {
         print_failures("embedded", q.len() + r.len(), &failures);
         bail!("some files could not be embedded; every query needs its reference");
