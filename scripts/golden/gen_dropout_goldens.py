@@ -32,8 +32,8 @@ import torch
 from safetensors.numpy import save_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gen_model_goldens import MINI, Clamp3, fill_synthetic, patchilize  # noqa: E402
-from gen_train_goldens import clip_loss, pad  # noqa: E402
+from gen_model_goldens import MINI, Clamp3, fill_synthetic  # noqa: E402
+from gen_train_goldens import batch_inputs, forward_loss, padded, record  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SEED = 5
@@ -90,56 +90,23 @@ def main():
     cfg = json.loads(json.dumps(MINI))
     for enc in ("text_config", "symbolic_config", "audio_config"):
         cfg[enc]["num_hidden_layers"] = 2
-    rng = np.random.default_rng(11)
-    texts = [[0] + list(rng.integers(4, 1000, n)) + [2] for n in (9, 30, 4, 17)]
-    inputs = os.path.join(ROOT, "fixtures", "model", "inputs")
-    sources = ["bach_bwv66_6.abc", "essen_han1_tune3.mtf", "essen_han1_tune3.abc", "bach_nonascii.abc"]
-    patches = []
-    for i, name in enumerate(sources):
-        with open(os.path.join(inputs, name), encoding="utf-8") as f:
-            patches.append(patchilize(f.read())[: [32, 20, 12, 25][i]])
-    feats = [rng.standard_normal((n, 8)).astype(np.float32) for n in (16, 5, 11, 3)]
-
+    texts, patches, feats = batch_inputs()
     tensors = {}
     for stage, music, frozen in (("symbolic", patches, []), ("audio", feats, ["text_model", "text_proj"])):
         model = Clamp3(cfg)
         fill_synthetic(model)
         model.train()
-        ctx_text, ctx_music = {"seed": SEED ^ SALT["text"]}, {"seed": SEED ^ SALT[stage]}
-        patch_dropout(model.text_model, ctx_text)
-        patch_dropout(model.symbolic_model.base if stage == "symbolic" else model.audio_model, ctx_music)
+        patch_dropout(model.text_model, {"seed": SEED ^ SALT["text"]})
+        music_bert = model.symbolic_model.base if stage == "symbolic" else model.audio_model
+        patch_dropout(music_bert, {"seed": SEED ^ SALT[stage]})
         for name in frozen:
             for p in getattr(model, name).parameters():
                 p.requires_grad = False
-        ids, tmask = pad(texts, 1)
-        if stage == "symbolic":
-            mus, mmask = pad(music, 0, 64)
-            mus_t = torch.tensor(mus)
-        else:
-            mus, mmask = pad([f.tolist() for f in music], 0.0, 8)
-            mus_t = torch.tensor(mus, dtype=torch.float32)
-        t = model.features("text", torch.tensor(ids), torch.tensor(tmask), True)
-        m = model.features(stage, mus_t, torch.tensor(mmask), True)
-        loss = clip_loss(t, m)
+        ids, tmask, mus, mmask, mus_t = padded(stage, texts, music)
+        loss = forward_loss(model, stage, ids, tmask, mus_t, mmask)
         loss.backward()
-        tensors[f"{stage}/text_ids"] = np.array(ids, dtype=np.int64)
-        tensors[f"{stage}/text_mask"] = np.array(tmask, dtype=np.int64)
-        tensors[f"{stage}/music"] = np.array(mus, dtype=np.int64 if stage == "symbolic" else np.float32)
-        tensors[f"{stage}/music_mask"] = np.array(mmask, dtype=np.int64)
-        tensors[f"{stage}/loss"] = np.array([loss.item()], dtype=np.float32)
-        # Eval-mode loss of the same model, to show that dropout changed something.
-        model.eval()
-        with torch.no_grad():
-            t0 = model.features("text", torch.tensor(ids), torch.tensor(tmask), True)
-            m0 = model.features(stage, mus_t, torch.tensor(mmask), True)
-            tensors[f"{stage}/eval_loss"] = np.array([clip_loss(t0, m0).item()], dtype=np.float32)
-        n = 0
-        for name, p in model.named_parameters():
-            if p.grad is not None and p.grad.abs().sum() > 0:
-                tensors[f"{stage}/grad/{name}"] = p.grad.numpy().astype(np.float32)
-                n += 1
-        print(stage, "train-mode loss", loss.item(), "eval-mode", tensors[f"{stage}/eval_loss"][0],
-              "params with gradients", n)
+        n = record(tensors, stage, model, ids, tmask, mus, mmask, loss)
+        print(stage, "train-mode loss", loss.item(), "params with gradients", n)
     out = os.path.join(ROOT, "fixtures", "train")
     os.makedirs(out, exist_ok=True)
     save_file(tensors, os.path.join(out, "dropout_goldens.safetensors"))

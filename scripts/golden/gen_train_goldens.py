@@ -19,7 +19,6 @@ logits = text_features @ music_features.T on raw (unnormalised) vectors, loss = 
 cross-entropies. The model is in eval mode (no dropout), so the numbers are deterministic.
 """
 
-import json
 import os
 import sys
 
@@ -50,20 +49,58 @@ def pad(rows, value, width=None):
     return out, mask
 
 
-def main():
-    torch.set_num_threads(2)
+def batch_inputs():
+    """The golden batch: four token sequences, crops of four real ABC/MTF files as patches
+    (different lengths, <= patch_length 32) and four MERT-shaped feature arrays."""
     rng = np.random.default_rng(11)
     texts = [[0] + list(rng.integers(4, 1000, n)) + [2] for n in (9, 30, 4, 17)]
-    tensors = {}
     inputs = os.path.join(ROOT, "fixtures", "model", "inputs")
     sources = ["bach_bwv66_6.abc", "essen_han1_tune3.mtf", "essen_han1_tune3.abc", "bach_nonascii.abc"]
     patches = []
     for i, name in enumerate(sources):
         with open(os.path.join(inputs, name), encoding="utf-8") as f:
-            p = patchilize(f.read())
-        patches.append(p[: [32, 20, 12, 25][i]])  # crops of different lengths (<= patch_length 32)
+            patches.append(patchilize(f.read())[: [32, 20, 12, 25][i]])
     feats = [rng.standard_normal((n, 8)).astype(np.float32) for n in (16, 5, 11, 3)]
+    return texts, patches, feats
 
+
+def padded(stage, texts, music):
+    """Padded text ids and mask, music and mask (as lists), and the music tensor."""
+    ids, tmask = pad(texts, 1)
+    if stage == "symbolic":
+        mus, mmask = pad(music, 0, 64)
+        mus_t = torch.tensor(mus)
+    else:
+        mus, mmask = pad([f.tolist() for f in music], 0.0, 8)
+        mus_t = torch.tensor(mus, dtype=torch.float32)
+    return ids, tmask, mus, mmask, mus_t
+
+
+def forward_loss(model, stage, ids, tmask, mus_t, mmask):
+    t = model.features("text", torch.tensor(ids), torch.tensor(tmask), True)
+    m = model.features(stage, mus_t, torch.tensor(mmask), True)
+    return clip_loss(t, m)
+
+
+def record(tensors, stage, model, ids, tmask, mus, mmask, loss):
+    """The batch, the loss and every non-zero parameter gradient under `<stage>/`."""
+    tensors[f"{stage}/text_ids"] = np.array(ids, dtype=np.int64)
+    tensors[f"{stage}/text_mask"] = np.array(tmask, dtype=np.int64)
+    tensors[f"{stage}/music"] = np.array(mus, dtype=np.int64 if stage == "symbolic" else np.float32)
+    tensors[f"{stage}/music_mask"] = np.array(mmask, dtype=np.int64)
+    tensors[f"{stage}/loss"] = np.array([loss.item()], dtype=np.float32)
+    n = 0
+    for name, p in model.named_parameters():
+        if p.grad is not None and p.grad.abs().sum() > 0:
+            tensors[f"{stage}/grad/{name}"] = p.grad.numpy().astype(np.float32)
+            n += 1
+    return n
+
+
+def main():
+    torch.set_num_threads(2)
+    texts, patches, feats = batch_inputs()
+    tensors = {}
     for stage, music, frozen in (("symbolic", patches, []), ("audio", feats, ["text_model", "text_proj"])):
         model = Clamp3(MINI)
         fill_synthetic(model)
@@ -71,29 +108,10 @@ def main():
         for name in frozen:
             for p in getattr(model, name).parameters():
                 p.requires_grad = False
-        ids, tmask = pad(texts, 1)
-        ids_t, tmask_t = torch.tensor(ids), torch.tensor(tmask)
-        if stage == "symbolic":
-            mus, mmask = pad(music, 0, 64)
-            mus_t = torch.tensor(mus)
-        else:
-            mus, mmask = pad([f.tolist() for f in music], 0.0, 8)
-            mus_t = torch.tensor(mus, dtype=torch.float32)
-        mmask_t = torch.tensor(mmask)
-        t = model.features("text", ids_t, tmask_t, True)
-        m = model.features(stage, mus_t, mmask_t, True)
-        loss = clip_loss(t, m)
+        ids, tmask, mus, mmask, mus_t = padded(stage, texts, music)
+        loss = forward_loss(model, stage, ids, tmask, mus_t, mmask)
         loss.backward()
-        tensors[f"{stage}/text_ids"] = np.array(ids, dtype=np.int64)
-        tensors[f"{stage}/text_mask"] = np.array(tmask, dtype=np.int64)
-        tensors[f"{stage}/music"] = np.array(mus, dtype=np.int64 if stage == "symbolic" else np.float32)
-        tensors[f"{stage}/music_mask"] = np.array(mmask, dtype=np.int64)
-        tensors[f"{stage}/loss"] = np.array([loss.item()], dtype=np.float32)
-        n = 0
-        for name, p in model.named_parameters():
-            if p.grad is not None and p.grad.abs().sum() > 0:
-                tensors[f"{stage}/grad/{name}"] = p.grad.numpy().astype(np.float32)
-                n += 1
+        n = record(tensors, stage, model, ids, tmask, mus, mmask, loss)
         print(stage, "loss", loss.item(), "params with gradients", n)
     out = os.path.join(ROOT, "fixtures", "train")
     os.makedirs(out, exist_ok=True)
