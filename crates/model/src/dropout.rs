@@ -79,7 +79,7 @@ impl Dropout {
             );
         }
         let per_row: usize = inner.iter().product();
-        let keep = 1.0 / (1.0 - p);
+        let keep = (1.0 / (1.0 - p)) as f32;
         // Uniform in [0, 1) from the top 53 bits; kept when >= p.
         let threshold = (p * (1u64 << 53) as f64) as u64;
         let mut mask = vec![0f32; b * per_row];
@@ -92,7 +92,7 @@ impl Dropout {
                     // The element's position with fixed strides, so padding does not move it.
                     let pos = index.iter().fold(0u64, |acc, &i| acc << 20 | i as u64);
                     if mix(base ^ pos) >> 11 >= threshold {
-                        *m = keep as f32;
+                        *m = keep;
                     }
                     for a in (0..index.len()).rev() {
                         index[a] += 1;

@@ -446,10 +446,7 @@ impl<S: PairSource> Trainer<S> {
         if let Some(w) = self.tensorboard.as_mut() {
             let now = wall_time();
             for (tag, v) in values {
-                w.scalar(tag, *v, step, now).map_err(|e| TrainError::Io {
-                    path: w.path().to_path_buf(),
-                    source: e,
-                })?;
+                w.scalar(tag, *v, step, now).map_err(io(w.path()))?;
             }
         }
         Ok(())
@@ -500,10 +497,7 @@ impl<S: PairSource> Trainer<S> {
         std::fs::write(tmp.join("state.json"), state.to_string()).map_err(io(&tmp))?;
         let _ = std::fs::remove_dir_all(&final_dir);
         std::fs::rename(&tmp, &final_dir).map_err(io(&final_dir))?;
-        let latest = self.dir().join("latest");
-        let latest_tmp = self.dir().join(".latest.tmp");
-        std::fs::write(&latest_tmp, &name).map_err(io(&latest_tmp))?;
-        std::fs::rename(&latest_tmp, &latest).map_err(io(&latest))?;
+        write_atomic(&self.dir().join("latest"), name.as_bytes())?;
         // Older checkpoints beyond `keep`.
         let mut all: Vec<_> = std::fs::read_dir(&root)
             .map_err(io(&root))?
