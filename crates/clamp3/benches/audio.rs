@@ -10,8 +10,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use clamp3::features::FeatureExtractor;
-use clamp3::{Device, Embedder, Embedding};
+use clamp3::mert::FeatureExtractor;
+use clamp3::{Device, EmbedOptions, Embedder, Embedding};
 use clamp3_model::mert::{Mert, MertConfig};
 use clamp3_model::{synthetic, Clamp3Config, Clamp3Model, Modality, Parts};
 
@@ -78,13 +78,13 @@ fn main() {
     )
     .expect("model");
     let mert = Mert::load(&MertConfig::default(), synthetic::var_builder(&dev)).expect("mert");
-    let mut e = Embedder::from_parts(model, None);
+    let mut e = Embedder::from_parts(model, None).expect("embedder");
     e.set_mert(FeatureExtractor::new(mert, &dev))
         .expect("mert width");
 
     let t = Instant::now();
     let r = e
-        .embed_files(&[wav.as_path()], false)
+        .embed_files(&[wav.as_path()], &EmbedOptions::default())
         .remove(0)
         .expect("embed");
     let dt = t.elapsed().as_secs_f64();

@@ -12,8 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use clamp3::tokenizer::TextTokenizer;
-use clamp3::{Device, Embedder, Sequence};
+use clamp3::{Device, Embedder, Sequence, TextTokenizer};
 use clamp3_model::{synthetic, Clamp3Config, Clamp3Model, Modality, Parts};
 
 fn repo(rel: &str) -> PathBuf {
@@ -54,11 +53,11 @@ fn main() {
     let cfg = Clamp3Config::default();
     let model =
         Clamp3Model::load(&cfg, Parts::ALL, synthetic::var_builder(&Device::Cpu)).expect("model");
-    let mut e = Embedder::from_parts(
+    let e = Embedder::from_parts(
         model,
         Some(TextTokenizer::from_file(&tok).expect("tokenizer")),
-    );
-    e.max_batch = 8;
+    )
+    .expect("embedder");
     let load_s = t.elapsed().as_secs_f64();
 
     // The fixed input set: real texts and scores from the fixtures, synthetic MERT features.
@@ -71,9 +70,9 @@ fn main() {
         .chain(titles.lines().step_by(10))
         .filter(|l| !l.is_empty())
     {
-        seqs.push(e.text_sequence(line).expect("text"));
+        seqs.push(e.preparer().text(line).expect("text"));
     }
-    seqs.push(e.text_sequence(&titles).expect("text"));
+    seqs.push(e.preparer().text(&titles).expect("text"));
     for f in [
         "bach_bwv66_6.abc",
         "bach_nonascii.abc",
@@ -83,7 +82,7 @@ fn main() {
         "openttd_boogi_marabi.mtf",
     ] {
         let text = std::fs::read_to_string(inputs.join(f)).expect("fixture");
-        seqs.push(e.symbolic_sequence(&text).expect("patches"));
+        seqs.push(e.preparer().symbolic(&text).expect("patches"));
     }
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut audio_files = Vec::new();
@@ -116,9 +115,9 @@ fn main() {
             .iter()
             .map(|s| s.len().div_ceil(e.model().segment_length(m)))
             .sum();
-        e.embed_sequences(&batch[..1]).expect("warm-up");
+        e.model().embed(&batch[..1], 8).expect("warm-up");
         let t = Instant::now();
-        e.embed_sequences(&batch).expect("embed");
+        e.model().embed(&batch, 8).expect("embed");
         let dt = t.elapsed().as_secs_f64();
         let (tr, td) = torch
             .as_ref()

@@ -1,6 +1,12 @@
 //! Zero-shot classification: a music (or text) embedding against the embeddings of label
 //! texts, ranked by cosine (CLAMP3.md §8.3: search over a set of label texts).
 
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::embedder::Embedder;
+use crate::error::EmbedError;
 use crate::vectors::cosine;
 
 /// Labels with their text embeddings.
@@ -12,7 +18,57 @@ pub struct Labels {
     pub vectors: Vec<Vec<f32>>,
 }
 
+/// A label's score for one input.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LabelScore {
+    /// The label.
+    pub label: String,
+    /// Cosine similarity of the input to the label's text (printed at f64 precision).
+    pub score: f64,
+}
+
+/// One line of `clamp3 classify --json`: an input and its best labels (fields in the order
+/// printed).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Classification {
+    /// Best first.
+    pub labels: Vec<LabelScore>,
+    /// The input.
+    pub path: String,
+}
+
+impl Classification {
+    /// The `top` best of `ranking` for `path`.
+    pub fn new(path: &Path, ranking: &[(String, f32)], top: usize) -> Self {
+        Classification {
+            path: path.to_string_lossy().into_owned(),
+            labels: ranking
+                .iter()
+                .take(top)
+                .map(|(l, s)| LabelScore {
+                    label: l.clone(),
+                    score: f64::from(*s),
+                })
+                .collect(),
+        }
+    }
+}
+
 impl Labels {
+    /// Embeds the label texts (each embedded as a `.txt` file holding it).
+    pub fn embed(names: Vec<String>, embedder: &Embedder) -> Result<Self, EmbedError> {
+        let inputs: Vec<clamp3_input::Input> = names
+            .iter()
+            .map(|n| clamp3_input::Input::Text(n.clone()))
+            .collect();
+        let vectors = embedder
+            .embed(&inputs, &crate::EmbedOptions::default())
+            .into_iter()
+            .map(|r| r.map(|e| e.into_global().unwrap_or_default()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Labels { names, vectors })
+    }
+
     /// Every label with its similarity to `v`, most similar first (ties keep label order).
     pub fn rank(&self, v: &[f32]) -> Vec<(String, f32)> {
         let mut r: Vec<(String, f32)> = self

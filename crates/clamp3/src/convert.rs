@@ -1,12 +1,10 @@
-//! Native converters to the model's symbolic formats: MIDI -> MTF and standard ABC ->
-//! interleaved ABC, byte-identical to the reference's preprocessing scripts.
+//! `clamp3 convert`: files in the model's symbolic formats, byte-identical to the reference's
+//! preprocessing scripts. The conversions themselves are [`clamp3_input::symbolic`]'s.
 
-use std::borrow::Cow;
 use std::path::Path;
 
-use clamp3_formats::{interleave, mtf};
-
-use crate::input::{InputCause, InputError, InputKind};
+use clamp3_input::symbolic::{self, MxlSelection};
+use clamp3_input::{text, InputCause, InputError, InputKind};
 
 /// What `clamp3 convert` produces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,85 +27,51 @@ impl Target {
         }
     }
 
-    /// Whether `path` is an input this target converts.
-    pub fn accepts(self, path: &Path) -> bool {
+    /// Whether inputs of `kind` are converted to this target.
+    pub fn accepts_kind(self, kind: InputKind) -> bool {
         matches!(
-            (self, InputKind::of(path)),
-            (Target::Mtf, Some(InputKind::Midi))
-                | (Target::Abc, Some(InputKind::Abc | InputKind::MusicXml))
-                | (Target::StandardAbc, Some(InputKind::MusicXml))
+            (self, kind),
+            (Target::Mtf, InputKind::Midi)
+                | (Target::Abc, InputKind::Abc | InputKind::MusicXml)
+                | (Target::StandardAbc, InputKind::MusicXml)
         )
     }
 
-    /// Converts one file's bytes.
-    pub fn convert(self, path: &Path, bytes: &[u8]) -> Result<String, InputError> {
+    /// Whether `path` is an input this target converts.
+    pub fn accepts(self, path: &Path) -> bool {
+        InputKind::of(path).is_some_and(|k| self.accepts_kind(k))
+    }
+
+    /// Converts the content of an input of `kind`. Archives are read with the reference's member
+    /// rule ([`MxlSelection::Reference`]), so outputs and failures match the reference.
+    pub fn convert_bytes(self, kind: InputKind, bytes: &[u8]) -> Result<String, InputCause> {
+        if !self.accepts_kind(kind) {
+            return Err(InputCause::Unsupported);
+        }
+        match (self, kind) {
+            (Target::Mtf, _) => symbolic::model_text(kind, bytes, MxlSelection::Reference),
+            (Target::Abc, InputKind::Abc) => symbolic::interleave(&text::read(bytes)?),
+            (Target::Abc, _) => symbolic::model_text(kind, bytes, MxlSelection::Reference),
+            (Target::StandardAbc, _) => symbolic::musicxml_to_abc(bytes, MxlSelection::Reference),
+        }
+    }
+
+    /// Reads `path` and converts it.
+    pub fn convert_file(self, path: &Path) -> Result<String, InputError> {
         let err = |c: InputCause| InputError::new(path, c);
-        if !self.accepts(path) {
+        let kind = InputKind::of(path).ok_or_else(|| err(InputCause::Unsupported))?;
+        if !self.accepts_kind(kind) {
             return Err(err(InputCause::Unsupported));
         }
-        match self {
-            Target::Mtf => mtf::midi_to_mtf(bytes).map_err(|e| err(e.into())),
-            Target::Abc if InputKind::of(path) == Some(InputKind::MusicXml) => {
-                let abc = musicxml_to_abc(bytes, is_mxl(path), false).map_err(err)?;
-                interleave::interleave_abc(&abc).map_err(|e| err(e.into()))
-            }
-            Target::Abc => {
-                let abc = std::str::from_utf8(bytes).map_err(|e| err(InputCause::NotUtf8(e)))?;
-                interleave::interleave_abc(abc).map_err(|e| err(e.into()))
-            }
-            Target::StandardAbc => musicxml_to_abc(bytes, is_mxl(path), false).map_err(err),
+        if kind == InputKind::MusicXml {
+            // By file name, as the reference's xml2abc decides what an archive is.
+            let abc = symbolic::musicxml_file_to_abc(path, MxlSelection::Reference).map_err(err)?;
+            return match self {
+                Target::StandardAbc => Ok(abc),
+                _ => symbolic::interleave(&abc).map_err(err),
+            };
         }
+        let bytes = std::fs::read(path).map_err(|e| err(e.into()))?;
+        self.convert_bytes(kind, &bytes).map_err(err)
     }
-}
-
-/// Standard ABC of a MusicXML file's content, as the reference's `xml2abc.py -d 8 -x` prints
-/// it. Compressed (`.mxl`) archives are read as the reference does (first `.xml` member);
-/// with `lenient`, an archive the reference cannot read (its score is a `.musicxml` member) is
-/// read through its `META-INF/container.xml` instead.
-pub fn musicxml_to_abc(
-    bytes: &[u8],
-    compressed: bool,
-    lenient: bool,
-) -> Result<String, InputCause> {
-    if !compressed {
-        return Ok(clamp3_musicxml::musicxml_bytes_to_abc(bytes)?);
-    }
-    let text = match clamp3_musicxml::read_mxl_as_reference(bytes) {
-        Err(clamp3_musicxml::XmlError::NoScoreInArchive) if lenient => {
-            clamp3_musicxml::read_mxl(bytes)?
-        }
-        r => r?,
-    };
-    Ok(clamp3_musicxml::musicxml_to_abc(&text)?)
-}
-
-/// Whether a MusicXML path is a compressed archive by the reference's rule (its extension).
-fn is_mxl(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("mxl"))
-}
-
-/// True for standard multi-voice ABC as xml2abc writes it: a line that is exactly `V:1` (after
-/// stripping) opens the tune body, which is where the reference's interleaving splits, and no
-/// line starts with an inline `[V:` field, as every body line of interleaved ABC does.
-pub fn is_standard_abc(abc: &str) -> bool {
-    abc.lines().any(|l| l.trim() == "V:1") && !abc.lines().any(|l| l.starts_with("[V:"))
-}
-
-/// The ABC the model reads for an `.abc` input: standard ABC is interleaved first (failing
-/// where the reference fails); interleaved or voice-less ABC is used as is, as the reference's
-/// `extract_clamp3.py` does with `.abc` files.
-pub fn abc_for_model(abc: &str) -> Result<Cow<'_, str>, InputCause> {
-    if is_standard_abc(abc) {
-        Ok(Cow::Owned(interleave::interleave_abc(abc)?))
-    } else {
-        Ok(Cow::Borrowed(abc))
-    }
-}
-
-/// Reads `path` and converts it for `target`.
-pub fn convert_file(path: &Path, target: Target) -> Result<String, InputError> {
-    let bytes = std::fs::read(path).map_err(|e| InputError::new(path, e))?;
-    target.convert(path, &bytes)
 }

@@ -7,25 +7,9 @@ use serde::Serialize;
 
 use crate::vectors::{cosine, match_key, Embedded};
 
-/// How a query's correct reference is ranked when other references have exactly its score.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ties {
-    /// Ties count against the query: rank = number of references scoring at least as high.
-    Pessimistic,
-    /// The reference scripts' rule: ties are resolved in favour of the correct reference,
-    /// rank = 1 + number of references scoring strictly higher.
-    Optimistic,
-}
+pub mod jsonl;
 
-impl Ties {
-    /// Name as printed in reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            Ties::Pessimistic => "pessimistic",
-            Ties::Optimistic => "optimistic (reference rule)",
-        }
-    }
-}
+pub use clamp3_util::rank::{metrics, random_mrr, rank_of, Metrics, Ties};
 
 /// The rank of one query's correct reference.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -36,51 +20,6 @@ pub struct QueryRank {
     pub reference: String,
     /// 1-based rank among all references.
     pub rank: usize,
-}
-
-/// Retrieval metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Metrics {
-    /// Number of queries.
-    pub queries: usize,
-    /// Number of candidate references.
-    pub references: usize,
-    /// Mean reciprocal rank.
-    pub mrr: f64,
-    /// Share of queries whose reference ranks first.
-    pub hit1: f64,
-    /// ... within the top 10.
-    pub hit10: f64,
-    /// ... within the top 100.
-    pub hit100: f64,
-}
-
-/// Metrics from ranks.
-pub fn metrics(ranks: &[usize], references: usize) -> Metrics {
-    let n = ranks.len().max(1) as f64;
-    let hit = |k: usize| ranks.iter().filter(|&&r| r <= k).count() as f64 / n;
-    Metrics {
-        queries: ranks.len(),
-        references,
-        mrr: ranks.iter().map(|&r| 1.0 / r as f64).sum::<f64>() / n,
-        hit1: hit(1),
-        hit10: hit(10),
-        hit100: hit(100),
-    }
-}
-
-/// MRR of random ranking among `c` candidates: `H_c / c`.
-pub fn random_mrr(c: usize) -> f64 {
-    (1..=c).map(|k| 1.0 / k as f64).sum::<f64>() / c.max(1) as f64
-}
-
-/// Rank of `correct` among `scores` under `ties`.
-pub fn rank_of(scores: &[f32], correct: usize, ties: Ties) -> usize {
-    let s = scores[correct];
-    match ties {
-        Ties::Optimistic => 1 + scores.iter().filter(|&&x| x > s).count(),
-        Ties::Pessimistic => scores.iter().filter(|&&x| x >= s).count(),
-    }
 }
 
 /// Why an evaluation could not run.
@@ -154,28 +93,6 @@ pub fn evaluate(
 mod tests {
     use super::*;
     use std::path::PathBuf;
-
-    #[test]
-    fn hand_checked_metrics() {
-        // Ranks 1, 2, 4, 20, 200 over 300 candidates.
-        let m = metrics(&[1, 2, 4, 20, 200], 300);
-        assert!((m.mrr - (1.0 + 0.5 + 0.25 + 0.05 + 0.005) / 5.0).abs() < 1e-12);
-        assert_eq!((m.hit1, m.hit10, m.hit100), (0.2, 0.6, 0.8));
-    }
-
-    #[test]
-    fn tie_rules() {
-        let s = [0.5, 0.9, 0.5, 0.5, 0.1];
-        assert_eq!(rank_of(&s, 0, Ties::Optimistic), 2);
-        assert_eq!(rank_of(&s, 0, Ties::Pessimistic), 4);
-        assert_eq!(rank_of(&s, 1, Ties::Pessimistic), 1);
-        assert_eq!(rank_of(&s, 4, Ties::Optimistic), 5);
-    }
-
-    #[test]
-    fn random_baseline_for_1000_candidates() {
-        assert!((random_mrr(1000) - 0.007_485_470_860_550_345).abs() < 1e-12);
-    }
 
     fn e(rel: &str, v: &[f32]) -> Embedded {
         Embedded {

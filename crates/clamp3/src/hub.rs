@@ -105,9 +105,25 @@ pub fn mert_files() -> Vec<(String, String)> {
         .collect()
 }
 
-/// Resolves a `--model` argument: an existing path as is, else `saas`/`c2` to the cache
-/// folder (which must hold the downloaded files).
-pub fn resolve_model(arg: &str) -> Result<PathBuf, String> {
+/// Why a model name or path could not be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    /// A released variant that is not in the download cache.
+    #[error("model `{}` is not downloaded: {} has no {}", variant.name(), dir.display(), variant.weights_file())]
+    NotDownloaded {
+        /// The variant.
+        variant: Variant,
+        /// Its cache folder.
+        dir: PathBuf,
+    },
+    /// Neither an existing path nor a variant name.
+    #[error("model path {0} does not exist (nor is it a released variant: saas, c2)")]
+    NoSuchModel(String),
+}
+
+/// Resolves a model argument: an existing path as is, else `saas`/`c2` to the cache folder
+/// (which must hold the downloaded files).
+pub fn resolve_model(arg: &str) -> Result<PathBuf, HubError> {
     let p = PathBuf::from(arg);
     if p.exists() {
         return Ok(p);
@@ -118,17 +134,30 @@ pub fn resolve_model(arg: &str) -> Result<PathBuf, String> {
             if dir.join(v.weights_file()).is_file() {
                 Ok(dir)
             } else {
-                Err(format!(
-                    "model `{arg}` is not downloaded: run `clamp3 download {}` or put {} and tokenizer.json in {}",
-                    v.name(),
-                    v.weights_file(),
-                    dir.display()
-                ))
+                Err(HubError::NotDownloaded { variant: v, dir })
             }
         }
-        None => Err(format!(
-            "model path {arg} does not exist (or give `saas` / `c2`)"
-        )),
+        None => Err(HubError::NoSuchModel(arg.to_string())),
+    }
+}
+
+/// Where MERT-v1-95M is: `explicit` if given, else `<model dir>/mert`, else the download cache
+/// ([`mert_dir`]); the first that exists.
+pub fn locate_mert(
+    explicit: Option<&Path>,
+    model_dir: Option<&Path>,
+) -> Result<PathBuf, crate::Error> {
+    let searched: Vec<PathBuf> = match explicit {
+        Some(p) => vec![p.to_path_buf()],
+        None => model_dir
+            .map(|d| d.join("mert"))
+            .into_iter()
+            .chain(std::iter::once(mert_dir()))
+            .collect(),
+    };
+    match searched.iter().find(|p| p.exists()) {
+        Some(p) => Ok(p.clone()),
+        None => Err(crate::Error::MertNotFound { searched }),
     }
 }
 

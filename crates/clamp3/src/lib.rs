@@ -1,78 +1,79 @@
-//! CLaMP 3 in Rust: text, sheet music (ABC), performance (MIDI/MTF) and audio (MERT features)
-//! embedded into one 768-dimensional space, with the same numbers as the reference
-//! implementation.
+//! CLaMP 3 in Rust: text, sheet music (ABC, MusicXML), performance (MIDI/MTF) and audio
+//! (recordings or MERT features) embedded into one 768-dimensional space, with the same numbers
+//! as the reference implementation.
 //!
 //! ```no_run
-//! use clamp3::{Embedder, Modality};
+//! use clamp3::{EmbedOptions, Embedder, Input, InputKind, Modality};
 //! let embedder = Embedder::load("models/saas".as_ref(), &[Modality::Text], &clamp3::Device::Cpu)?;
 //! let v = embedder.embed_text("a lively Irish reel")?;
 //! assert_eq!(v.len(), 768);
-//! # Ok::<(), clamp3::Error>(())
+//! // Any kind of input, from bytes, in one batch:
+//! let abc = std::fs::read("tune.abc")?;
+//! let out = embedder.embed(&[Input::bytes(InputKind::Abc, abc)], &EmbedOptions::default());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! The model itself lives in [`clamp3_model`], the input formats in [`clamp3_formats`]; this
-//! crate ties them to files.
+//! The layers below: [`clamp3_input`] prepares every modality from bytes (one module each),
+//! [`clamp3_model`] holds the encoders, [`clamp3_index`] the persistent index. This crate holds
+//! the [`Embedder`] (prepare, then embed in batches), the applications on embeddings (search
+//! through a [`Library`], classification, scoring, evaluation, linear probes) and the model
+//! [`hub`] (release files, cache, downloads).
 
-pub mod benchmark;
 pub mod classify;
 pub mod convert;
-pub mod embed;
+pub mod embedder;
+pub mod error;
 pub mod eval;
-pub mod features;
 pub mod hub;
-pub mod input;
 pub mod library;
+pub mod mert;
 pub mod output;
 pub mod probe;
 pub mod score;
-pub mod tokenizer;
 pub mod vectors;
 pub mod walk;
 
-pub use candle_core::Device;
-pub use clamp3_model::{Clamp3Config, Modality, Sequence};
-pub use embed::{Embedder, Embedding};
-pub use input::{InputError, InputKind};
+/// Recordings: decoding and MERT windows ([`clamp3_input::audio`]), and where audio comes from.
+pub mod audio {
+    pub use clamp3_audio::AudioSource;
+    pub use clamp3_input::audio::{read_features, Features, Recording};
+}
 
-/// Errors of the library's file-to-embedding operations.
+pub use candle_core::Device;
+pub use clamp3_input::{
+    Input, InputCause, InputError, InputKind, InputRef, Prepared, TextTokenizer,
+};
+pub use clamp3_model::{Clamp3Config, Modality, Sequence};
+pub use embedder::{Cause, EmbedOptions, Embedder, Embedding, EmbeddingRecord};
+pub use error::{EmbedError, Error, Fault, SystemCause};
+pub use library::{Found, Library, SearchMode, SearchOptions, SearchResults};
+
+/// Why a device name could not be used.
 #[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// An input file could not be turned into a model input.
-    #[error(transparent)]
-    Input(#[from] InputError),
-    /// The model could not be loaded.
-    #[error(transparent)]
-    Model(#[from] clamp3_model::ModelError),
-    /// The tokenizer could not be loaded.
-    #[error("{}: cannot load tokenizer: {msg}", path.display())]
-    Tokenizer {
-        /// The tokenizer file.
-        path: std::path::PathBuf,
-        /// The cause.
-        msg: String,
+pub enum DeviceError {
+    /// Not `cpu`, `cuda` or `cuda:N`.
+    #[error("unknown device `{0}` (cpu, cuda, cuda:N)")]
+    Unknown(String),
+    /// CUDA could not be used (not built in, no GPU, driver error).
+    #[error("cannot use CUDA device {index}: {cause}")]
+    Cuda {
+        /// The device number.
+        index: usize,
+        /// The cause (its first line).
+        cause: String,
     },
-    /// Text input but the model directory has no `tokenizer.json`.
-    #[error("{}: no tokenizer.json in the model directory (text needs the XLM-R tokenizer; `clamp3 download` fetches it)", dir.display())]
-    NoTokenizer {
-        /// The model directory.
-        dir: std::path::PathBuf,
-    },
-    /// The index failed.
-    #[error("index: {0}")]
-    Index(String),
-    /// The computation failed.
-    #[error("model computation failed: {0}")]
-    Compute(#[from] candle_core::Error),
 }
 
 /// The device named by `s`: `cpu`, `cuda` or `cuda:N` (CUDA needs the `cuda` build feature).
-pub fn parse_device(s: &str) -> Result<Device, String> {
+pub fn parse_device(s: &str) -> Result<Device, DeviceError> {
     let cuda = |n: usize| {
         Device::new_cuda(n).map_err(|e| {
             // candle appends a backtrace when RUST_BACKTRACE is set: keep the cause line.
             let e = e.to_string();
-            let cause = e.lines().next().unwrap_or_default();
-            format!("cannot use CUDA device {n} (`--device {s}`): {cause}")
+            DeviceError::Cuda {
+                index: n,
+                cause: e.lines().next().unwrap_or_default().to_string(),
+            }
         })
     };
     match s {
@@ -83,7 +84,7 @@ pub fn parse_device(s: &str) -> Result<Device, String> {
             .and_then(|n| n.parse::<usize>().ok())
         {
             Some(n) => cuda(n),
-            None => Err(format!("unknown device `{s}` (cpu, cuda, cuda:N)")),
+            None => Err(DeviceError::Unknown(s.to_string())),
         },
     }
 }
@@ -95,7 +96,7 @@ mod tests {
     #[test]
     fn device_names_parse_or_fail_clearly() {
         assert!(matches!(parse_device("cpu"), Ok(Device::Cpu)));
-        let err = parse_device("gpu").unwrap_err();
+        let err = parse_device("gpu").unwrap_err().to_string();
         assert!(err.contains("unknown device `gpu`"), "{err}");
         assert!(parse_device("cuda:x").is_err());
         // Without the `cuda` feature (or without a GPU) CUDA is an error, never a panic.

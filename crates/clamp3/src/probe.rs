@@ -2,6 +2,7 @@
 //! (CLAMP3.md §8.7), trained with a proper cross-entropy on the logits (the reference applies it
 //! to softmax outputs, a double softmax: §4.8 #5) and AdamW.
 
+use clamp3_util::Rng;
 use serde::{Deserialize, Serialize};
 
 /// A trained probe.
@@ -62,34 +63,6 @@ impl Default for TrainOptions {
 
 /// A labelled example: embedding and class index.
 pub type Example = (Vec<f32>, usize);
-
-/// A small deterministic generator for shuffling (splitmix64).
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// Seeded.
-    pub fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-
-    /// Next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Fisher-Yates shuffle.
-    pub fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            let j = (self.next_u64() % (i as u64 + 1)) as usize;
-            v.swap(i, j);
-        }
-    }
-}
 
 /// Splits off `share` of the examples (at least one) for evaluation, deterministically.
 pub fn split(mut data: Vec<Example>, share: f64, seed: u64) -> (Vec<Example>, Vec<Example>) {

@@ -4,9 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::input::{InputCause, InputError, InputKind};
+use clamp3_input::{InputCause, InputKind};
+
+use crate::embedder::{EmbedOptions, Embedder};
+use crate::error::{EmbedError, SystemCause};
 use crate::walk::collect;
-use crate::{Embedder, Embedding};
 
 /// One file and its embedding.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,91 +22,145 @@ pub struct Embedded {
 }
 
 /// A `.npy` holding a `(1, D)` or `(D,)` embedding, if `path` is one.
-pub fn read_embedding_npy(path: &Path) -> Option<Result<Vec<f32>, InputError>> {
+pub fn read_embedding_npy(path: &Path) -> Option<Result<Vec<f32>, EmbedError>> {
     if InputKind::of(path) != Some(InputKind::Features) {
         return None;
     }
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
-        Err(e) => return Some(Err(InputError::new(path, e))),
+        Err(e) => return Some(Err(EmbedError::input_cause(path.into(), e))),
     };
     match clamp3_formats::npy::read_npy(&bytes) {
         Ok(a) if matches!(a.shape.as_slice(), [1, _] | [_]) => Some(Ok(a.data)),
         Ok(_) => None,
-        Err(e) => Some(Err(InputError::new(path, InputCause::Npy(e)))),
+        Err(e) => Some(Err(EmbedError::input_cause(
+            path.into(),
+            InputCause::Npy(e),
+        ))),
     }
 }
 
-/// Embeds every supported file under `roots` (folders walked recursively, sorted). `.npy`
-/// files holding a global embedding are read as they are; everything else needs `embedder`.
-/// Returns the embeddings in walk order and the files that failed.
-pub fn embed_tree(
-    roots: &[PathBuf],
-    embedder: Option<&Embedder>,
-    mut progress: impl FnMut(usize),
-) -> (Vec<Embedded>, Vec<InputError>) {
-    let (files, walk_errors) = collect(roots, |p| InputKind::of(p).is_some(), "npy");
-    let mut errors: Vec<InputError> = walk_errors
-        .into_iter()
-        .map(|e| InputError::new(&e.path, InputCause::Io(std::io::Error::other(e.msg))))
-        .collect();
-    let mut out: Vec<Option<Embedded>> = vec![None; files.len()];
-    let mut todo = Vec::new();
-    for (i, f) in files.iter().enumerate() {
-        let rel = f
-            .rel_out
-            .with_extension(f.path.extension().unwrap_or_default());
-        match read_embedding_npy(&f.path) {
-            Some(Ok(vector)) => {
-                out[i] = Some(Embedded {
-                    path: f.path.clone(),
-                    rel,
-                    vector,
-                });
-                progress(1);
+/// The supported files under some roots, walked once: `.npy` files that already hold a global
+/// embedding are read, the others wait for a model.
+#[derive(Debug)]
+pub struct Tree {
+    files: Vec<(PathBuf, PathBuf)>,
+    out: Vec<Option<Embedded>>,
+    todo: Vec<usize>,
+    errors: Vec<EmbedError>,
+}
+
+impl Tree {
+    /// Walks `roots` (folders recursively, sorted) and reads the precomputed embeddings.
+    pub fn scan(roots: &[PathBuf]) -> Self {
+        let (found, walk_errors) = collect(roots, |p| InputKind::of(p).is_some(), "npy");
+        let mut t = Tree {
+            files: Vec::with_capacity(found.len()),
+            out: Vec::with_capacity(found.len()),
+            todo: Vec::new(),
+            errors: walk_errors
+                .into_iter()
+                .map(|e| {
+                    EmbedError::input_cause(e.path.as_path().into(), std::io::Error::other(e.msg))
+                })
+                .collect(),
+        };
+        for f in found {
+            let rel = f
+                .rel_out
+                .with_extension(f.path.extension().unwrap_or_default());
+            let i = t.files.len();
+            t.out.push(None);
+            match read_embedding_npy(&f.path) {
+                Some(Ok(vector)) => {
+                    t.out[i] = Some(Embedded {
+                        path: f.path.clone(),
+                        rel: rel.clone(),
+                        vector,
+                    })
+                }
+                Some(Err(e)) => t.errors.push(e),
+                None => t.todo.push(i),
             }
-            Some(Err(e)) => {
-                errors.push(e);
-                progress(1);
-            }
-            None => todo.push((i, rel)),
+            t.files.push((f.path, rel));
         }
+        t
     }
-    if !todo.is_empty() {
+
+    /// Number of files found.
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    /// True when no file was found.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// The kinds of the files that need a model (empty when every file is an embedding).
+    pub fn kinds_to_embed(&self) -> Vec<InputKind> {
+        let mut kinds: Vec<InputKind> = self
+            .todo
+            .iter()
+            .filter_map(|&i| InputKind::of(&self.files[i].0))
+            .collect();
+        kinds.sort();
+        kinds.dedup();
+        kinds
+    }
+
+    /// Embeds the files that need it with `embedder`, 32 at a time (with no embedder, they
+    /// fail); returns every embedding in walk order and the files that failed. `progress`
+    /// counts files.
+    pub fn embed(
+        mut self,
+        embedder: Option<&Embedder>,
+        opts: &EmbedOptions,
+        mut progress: impl FnMut(usize),
+    ) -> (Vec<Embedded>, Vec<EmbedError>) {
+        progress(self.files.len() - self.todo.len());
         match embedder {
             None => {
-                for (i, _) in &todo {
-                    errors.push(InputError::new(
-                        &files[*i].path,
-                        InputCause::Model("needs a model to be embedded (give --model)".into()),
+                for &i in &self.todo {
+                    self.errors.push(EmbedError::system(
+                        self.files[i].0.as_path().into(),
+                        SystemCause::NoModel,
                     ));
                 }
             }
             Some(e) => {
-                for chunk in todo.chunks(32) {
-                    let paths: Vec<&Path> = chunk
-                        .iter()
-                        .map(|(i, _)| files[*i].path.as_path())
-                        .collect();
-                    for ((i, rel), r) in chunk.iter().zip(e.embed_files(&paths, false)) {
-                        match r {
-                            Ok(Embedding::Global(vector)) => {
-                                out[*i] = Some(Embedded {
-                                    path: files[*i].path.clone(),
-                                    rel: rel.clone(),
+                for chunk in self.todo.chunks(32) {
+                    let paths: Vec<&Path> =
+                        chunk.iter().map(|&i| self.files[i].0.as_path()).collect();
+                    for (&i, r) in chunk.iter().zip(e.embed_files(&paths, opts)) {
+                        match r.map(|e| e.into_global()) {
+                            Ok(Some(vector)) => {
+                                self.out[i] = Some(Embedded {
+                                    path: self.files[i].0.clone(),
+                                    rel: self.files[i].1.clone(),
                                     vector,
                                 })
                             }
-                            Ok(_) => {}
-                            Err(err) => errors.push(err),
+                            Ok(None) => {}
+                            Err(err) => self.errors.push(err),
                         }
                     }
                     progress(chunk.len());
                 }
             }
         }
+        (self.out.into_iter().flatten().collect(), self.errors)
     }
-    (out.into_iter().flatten().collect(), errors)
+}
+
+/// Embeds every supported file under `roots` (see [`Tree`]).
+pub fn embed_tree(
+    roots: &[PathBuf],
+    embedder: Option<&Embedder>,
+    opts: &EmbedOptions,
+    progress: impl FnMut(usize),
+) -> (Vec<Embedded>, Vec<EmbedError>) {
+    Tree::scan(roots).embed(embedder, opts, progress)
 }
 
 /// The key that pairs a query with its reference, as the reference scripts define it: the

@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use clamp3::features::FeatureExtractor;
-use clamp3::{Device, Embedder, Embedding};
-use clamp3_audio::AudioSource;
+use clamp3::audio::{AudioSource, Features, Recording};
+use clamp3::mert::FeatureExtractor;
+use clamp3::{Device, EmbedError, EmbedOptions, Embedder, Embedding, SystemCause};
 use clamp3_model::{synthetic, Clamp3Config, Clamp3Model, Parts};
 
 fn repo(rel: &str) -> PathBuf {
@@ -21,12 +21,18 @@ fn embedder(with_mert: bool) -> Embedder {
     )
     .unwrap();
     let model = Clamp3Model::load(&cfg, Parts::ALL, synthetic::var_builder(&Device::Cpu)).unwrap();
-    let mut e = Embedder::from_parts(model, None);
+    let mut e = Embedder::from_parts(model, None).unwrap();
     if with_mert {
         let m = FeatureExtractor::load(&repo("fixtures/mert/tiny"), &Device::Cpu).unwrap();
         e.set_mert(m).unwrap();
     }
     e
+}
+
+/// MERT features of a recording file, through the embedder's MERT.
+fn features_of(e: &Embedder, path: &Path) -> Features {
+    let rec = Recording::open(&AudioSource::path(path)).unwrap();
+    e.mert().unwrap().extract(&rec, 2).unwrap()
 }
 
 fn golden_features() -> (Vec<usize>, Vec<f32>) {
@@ -55,12 +61,10 @@ fn cosine(a: &[f32], b: &[f32]) -> f64 {
 #[test]
 fn recording_to_mert_features_matches_the_reference() {
     let e = embedder(true);
-    let (f, n) = e
-        .audio_features(&AudioSource::path(repo("fixtures/mert/input_24k.wav")))
-        .unwrap();
+    let f = features_of(&e, &repo("fixtures/mert/input_24k.wav"));
     let (shape, want) = golden_features();
-    assert_eq!(vec![1, n, 32], shape);
-    for (i, (a, b)) in f.chunks(32).zip(want.chunks(32)).enumerate() {
+    assert_eq!(vec![1, f.rows, f.dim], shape);
+    for (i, (a, b)) in f.data.chunks(32).zip(want.chunks(32)).enumerate() {
         let c = cosine(a, b);
         assert!(c >= 0.999_999, "window {i}: cosine {c}");
     }
@@ -71,12 +75,25 @@ fn embedding_a_recording_equals_embedding_its_features() {
     let e = embedder(true);
     let dir = tempfile::tempdir().unwrap();
     let wav = repo("fixtures/mert/input_24k.wav");
-    let (f, n) = e.audio_features(&AudioSource::path(&wav)).unwrap();
+    let f = features_of(&e, &wav);
     let npy = dir.path().join("features.npy");
-    clamp3::output::write_npy(&npy, &[1, n, 32], &f).unwrap();
-    // A long low-rate FLAC (resampled 8 kHz -> 24 kHz, three windows) embeds too.
+    clamp3::output::write_npy(&npy, &[1, f.rows, 32], &f.data).unwrap();
+    // A long low-rate FLAC (resampled 8 kHz -> 24 kHz, three windows, the last one short).
     let flac = repo("fixtures/audio/flac_8000_mono_long.flac");
-    let out = e.embed_files(&[wav.as_path(), npy.as_path(), flac.as_path()], false);
+    let ff = features_of(&e, &flac);
+    assert_eq!(ff.rows, 3);
+    let flac_npy = dir.path().join("flac_features.npy");
+    clamp3::output::write_npy(&flac_npy, &[1, ff.rows, 32], &ff.data).unwrap();
+    // All four in one call: the two recordings' MERT windows share passes.
+    let out = e.embed_files(
+        &[
+            wav.as_path(),
+            npy.as_path(),
+            flac.as_path(),
+            flac_npy.as_path(),
+        ],
+        &EmbedOptions::default(),
+    );
     let v: Vec<Vec<f32>> = out
         .into_iter()
         .map(|r| match r.unwrap() {
@@ -85,6 +102,7 @@ fn embedding_a_recording_equals_embedding_its_features() {
         })
         .collect();
     assert_eq!(v[0], v[1]);
+    assert_eq!(v[2], v[3]);
     assert_eq!(v[2].len(), 24);
 }
 
@@ -110,18 +128,38 @@ fn audio_errors_are_clear() {
         garbage.as_path(),
         empty.as_path(),
     ];
-    for (p, r) in paths.iter().zip(e.embed_files(&paths, false)) {
+    for (p, r) in paths
+        .iter()
+        .zip(e.embed_files(&paths, &EmbedOptions::default()))
+    {
         let msg = r.unwrap_err().to_string();
         let name = p.file_name().unwrap().to_str().unwrap();
         assert!(msg.contains(name) && msg.contains("audio"), "{msg}");
         assert_eq!(msg.lines().count(), 1, "{msg}");
     }
-    // Without MERT the message says where to get it.
+    // Without MERT it is the system's fault, not the recording's (the CLI adds how to get
+    // MERT), and the message says what is missing.
     let no_mert = embedder(false);
-    let msg = no_mert
-        .embed_files(&[Path::new(&repo("fixtures/mert/input_24k.wav"))], false)
+    let err = no_mert
+        .embed_files(
+            &[Path::new(&repo("fixtures/mert/input_24k.wav"))],
+            &EmbedOptions::default(),
+        )
         .remove(0)
-        .unwrap_err()
-        .to_string();
-    assert!(msg.contains("clamp3 download mert"), "{msg}");
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            EmbedError::System {
+                cause: SystemCause::NoMert,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains("input_24k.wav") && msg.contains("MERT-v1-95M"),
+        "{msg}"
+    );
 }

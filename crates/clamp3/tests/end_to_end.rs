@@ -4,8 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use clamp3::tokenizer::TextTokenizer;
-use clamp3::{Device, Embedder, Embedding};
+use clamp3::{Device, EmbedOptions, Embedder, Embedding, Input, Prepared, TextTokenizer};
 use clamp3_model::{synthetic, Clamp3Config, Clamp3Model, Parts, Sequence};
 
 fn repo(rel: &str) -> PathBuf {
@@ -67,7 +66,7 @@ fn tiny_embedder() -> Embedder {
     )
     .unwrap();
     let model = Clamp3Model::load(&cfg, Parts::ALL, synthetic::var_builder(&Device::Cpu)).unwrap();
-    Embedder::from_parts(model, Some(tokenizer()))
+    Embedder::from_parts(model, Some(tokenizer())).unwrap()
 }
 
 #[test]
@@ -92,23 +91,27 @@ fn files_embed_like_the_reference() {
     // Preprocessing: token ids and patches exactly equal to the reference's.
     for f in &files {
         let name = f.file_name().unwrap().to_str().unwrap();
-        let seq = e.prepare(f).unwrap();
-        if let Some((_, data, dtype)) = g.get(&format!("{name}/input")) {
-            let want = ids(data, *dtype);
-            let got = match &seq {
-                Sequence::Text(t) => t.clone(),
-                Sequence::Symbolic { ids, .. } => ids.clone(),
-                Sequence::Audio { .. } => unreachable!(),
-            };
-            assert_eq!(
-                got, want,
-                "{name}: preprocessed input differs from the reference"
-            );
-        }
+        let Prepared::Sequence(seq) = e.prepare(&Input::path(f)).unwrap() else {
+            panic!("{name}: not a recording")
+        };
+        let got = match &seq {
+            Sequence::Text(t) => t.clone(),
+            Sequence::Symbolic { ids, .. } => ids.clone(),
+            // Features are the input itself; their parity is the embedding below.
+            Sequence::Audio { .. } => continue,
+        };
+        let (_, data, dtype) = g
+            .get(&format!("{name}/input"))
+            .unwrap_or_else(|| panic!("{name}: no preprocessing golden"));
+        assert_eq!(
+            got,
+            ids(data, *dtype),
+            "{name}: preprocessed input differs from the reference"
+        );
     }
     // Embeddings of all files in one batch.
     let paths: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
-    let out = e.embed_files(&paths, false);
+    let out = e.embed_files(&paths, &EmbedOptions::default());
     for (f, r) in files.iter().zip(out) {
         let name = f.file_name().unwrap().to_str().unwrap();
         let Embedding::Global(v) = r.unwrap() else {
@@ -125,7 +128,11 @@ fn sequence_mode_shape_and_values() {
     let e = tiny_embedder();
     let g = goldens();
     let f = repo("fixtures/model/inputs/multilingual.txt");
-    let r = e.embed_files(&[f.as_path()], true).remove(0).unwrap();
+    let opts = EmbedOptions {
+        sequence: true,
+        ..EmbedOptions::default()
+    };
+    let r = e.embed_files(&[f.as_path()], &opts).remove(0).unwrap();
     let want = &g["multilingual.txt/sequence"];
     assert_eq!(r.npy_shape(), vec![1, want.0[0], want.0[1]]);
     let w = f32s(&want.1);
@@ -211,7 +218,7 @@ fn bad_inputs_give_one_clear_error_each() {
     let good = repo("fixtures/model/inputs/en_reel.txt");
     paths.push(good.clone());
     let refs: Vec<&Path> = paths.iter().map(|p| p.as_path()).collect();
-    let out = e.embed_files(&refs, false);
+    let out = e.embed_files(&refs, &EmbedOptions::default());
     for ((name, _, want), r) in cases.iter().zip(&out) {
         let err = r.as_ref().expect_err(name).to_string();
         assert!(err.contains(name), "error must name the file: {err}");

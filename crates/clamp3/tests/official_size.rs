@@ -4,8 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use clamp3::tokenizer::TextTokenizer;
-use clamp3::{Device, Embedder, Embedding};
+use clamp3::{Device, EmbedOptions, Embedder, Embedding, TextTokenizer};
 use clamp3_model::{synthetic, Clamp3Config, Clamp3Model, Parts};
 
 fn repo(rel: &str) -> PathBuf {
@@ -20,7 +19,7 @@ fn official_size_model_matches_pytorch_on_every_input_kind() {
     assert!(tok.is_file(), "run scripts/fetch-test-data.sh");
     let cfg = Clamp3Config::default();
     let model = Clamp3Model::load(&cfg, Parts::ALL, synthetic::var_builder(&Device::Cpu)).unwrap();
-    let e = Embedder::from_parts(model, Some(TextTokenizer::from_file(&tok).unwrap()));
+    let e = Embedder::from_parts(model, Some(TextTokenizer::from_file(&tok).unwrap())).unwrap();
     let bytes = std::fs::read(repo("fixtures/model/official/goldens.safetensors")).unwrap();
     let g = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let names = [
@@ -35,7 +34,10 @@ fn official_size_model_matches_pytorch_on_every_input_kind() {
         .map(|n| repo(&format!("fixtures/model/inputs/{n}")))
         .collect();
     let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
-    for (name, r) in names.iter().zip(e.embed_files(&refs, false)) {
+    for (name, r) in names
+        .iter()
+        .zip(e.embed_files(&refs, &EmbedOptions::default()))
+    {
         let Embedding::Global(v) = r.unwrap() else {
             panic!()
         };

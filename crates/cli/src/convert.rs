@@ -1,4 +1,4 @@
-//! `clamp3 convert`: MIDI -> MTF and standard ABC -> interleaved ABC, in parallel.
+//! `clamp3 convert`: MIDI -> MTF and standard ABC / MusicXML -> interleaved ABC, in parallel.
 
 use std::path::PathBuf;
 
@@ -7,13 +7,52 @@ use clamp3::convert::Target;
 use clamp3::walk::collect;
 use rayon::prelude::*;
 
+use crate::report::Failures;
+
+/// Target of `convert`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ConvertTo {
+    /// MIDI text format.
+    Mtf,
+    /// Interleaved ABC.
+    Abc,
+}
+
+/// Arguments of `clamp3 convert`.
+#[derive(Debug, clap::Args)]
+pub struct ConvertArgs {
+    /// Output format: `mtf` (from .mid/.midi) or `abc` (interleaved, from standard .abc or
+    /// MusicXML .xml/.musicxml/.mxl).
+    #[arg(long, value_enum)]
+    pub to: ConvertTo,
+    /// With `--to abc`: stop after MusicXML -> standard ABC (the reference's xml2abc step),
+    /// before interleaving.
+    #[arg(long)]
+    pub standard_abc: bool,
+    /// Output folder; the input tree is mirrored below it.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Exit with status 1 if any input failed (failures are always listed).
+    #[arg(long)]
+    pub strict: bool,
+    /// Files or folders (walked recursively).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
 /// Runs `clamp3 convert`; returns false when `strict` and some input failed.
-pub fn run(target: Target, out: &std::path::Path, paths: &[PathBuf], strict: bool) -> Result<bool> {
-    let (files, walk_errors) = collect(paths, |p| target.accepts(p), target.extension());
-    let mut failures: Vec<String> = walk_errors
-        .iter()
-        .map(|e| format!("{}: {}", e.path.display(), e.msg))
-        .collect();
+pub fn run(a: &ConvertArgs) -> Result<bool> {
+    let target = match (a.to, a.standard_abc) {
+        (ConvertTo::Mtf, false) => Target::Mtf,
+        (ConvertTo::Abc, false) => Target::Abc,
+        (ConvertTo::Abc, true) => Target::StandardAbc,
+        (ConvertTo::Mtf, true) => bail!("--standard-abc goes with --to abc"),
+    };
+    let (files, walk_errors) = collect(&a.paths, |p| target.accepts(p), target.extension());
+    let mut failures = Failures::new();
+    for e in &walk_errors {
+        failures.push(format!("{}: {}", e.path.display(), e.msg));
+    }
     if files.is_empty() && failures.is_empty() {
         bail!("no input files to convert to {}", target.extension());
     }
@@ -41,10 +80,11 @@ pub fn run(target: Target, out: &std::path::Path, paths: &[PathBuf], strict: boo
     let results: Vec<Result<(), String>> = files
         .par_iter()
         .map(|f| {
-            let r = clamp3::convert::convert_file(&f.path, target)
-                .map_err(|e| e.to_string())
+            let r = target
+                .convert_file(&f.path)
+                .map_err(crate::report::describe_error)
                 .and_then(|text| {
-                    let dest = out.join(&f.rel_out);
+                    let dest = a.out.join(&f.rel_out);
                     clamp3::output::write_atomic(&dest, text.as_bytes())
                         .map_err(|e| format!("writing {}: {e}", dest.display()))
                 });
@@ -60,17 +100,9 @@ pub fn run(target: Target, out: &std::path::Path, paths: &[PathBuf], strict: boo
             Err(e) => failures.push(e),
         }
     }
-    eprintln!(
-        "converted {done} file(s) to {}{}",
-        target.extension(),
-        if failures.is_empty() {
-            String::new()
-        } else {
-            format!(", {} failed:", failures.len())
-        }
-    );
-    for f in &failures {
-        eprintln!("  {f}");
-    }
-    Ok(failures.is_empty() || !strict)
+    failures.print(&format!(
+        "converted {done} file(s) to {}",
+        target.extension()
+    ));
+    Ok(failures.ok(a.strict))
 }

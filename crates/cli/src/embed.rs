@@ -1,27 +1,69 @@
 //! `clamp3 embed`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
+use clamp3::output::Output;
 use clamp3::walk::{collect, InputFile};
-use clamp3::{Embedder, Embedding, InputKind};
+use clamp3::{EmbedOptions, Embedder, Embedding, EmbeddingRecord, InputKind};
 
-use crate::{EmbedArgs, Format};
+use crate::report::Failures;
+use crate::Ctx;
+
+/// Output format of `embed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One `<stem>.npy` per input, mirroring the input tree below OUT.
+    Npy,
+    /// One JSON line per input, written to the file OUT (`-` for stdout).
+    Jsonl,
+}
+
+/// Arguments of `clamp3 embed`.
+#[derive(Debug, clap::Args)]
+pub struct EmbedArgs {
+    /// Model directory (config.json, tokenizer.json, weights), a weights file, or `saas` / `c2`
+    /// for a downloaded release.
+    #[arg(long)]
+    pub model: String,
+    /// Output folder (npy) or file (jsonl; `-` for stdout).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Npy)]
+    pub format: Format,
+    /// Per-position hidden states (1, L, hidden) instead of the global (1, D) vector.
+    #[arg(long)]
+    pub sequence: bool,
+    /// Segments per encoder forward pass.
+    #[arg(long = "batch-segments", alias = "batch", default_value_t = 8)]
+    pub batch_segments: usize,
+    /// 5 s windows per MERT forward pass (recordings).
+    #[arg(long, default_value_t = 2)]
+    pub mert_batch: usize,
+    /// MERT model directory for audio files (default: <model dir>/mert, then the download cache).
+    #[arg(long)]
+    pub mert: Option<PathBuf>,
+    /// Skip inputs whose output file already exists (default: replace it).
+    #[arg(long)]
+    pub skip_existing: bool,
+    /// Exit with status 1 if any input failed (failures are always listed).
+    #[arg(long)]
+    pub strict: bool,
+    /// Files or folders (walked recursively).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
 
 /// Files embedded per library call: their segments share forward passes.
 const CHUNK: usize = 32;
 
 /// Where embeddings go.
 enum Sink {
-    Npy {
-        root: std::path::PathBuf,
-    },
-    Jsonl {
-        out: Box<dyn Write>,
-        tmp: Option<(tempfile::NamedTempFile, std::path::PathBuf)>,
-    },
+    Npy { root: PathBuf },
+    Jsonl { out: Output },
 }
 
 impl Sink {
@@ -30,28 +72,10 @@ impl Sink {
             Format::Npy => Sink::Npy {
                 root: args.out.clone(),
             },
-            Format::Jsonl if args.out.as_os_str() == "-" => Sink::Jsonl {
-                out: Box::new(std::io::BufWriter::new(std::io::stdout())),
-                tmp: None,
+            Format::Jsonl => Sink::Jsonl {
+                out: Output::create(&args.out)
+                    .with_context(|| format!("opening {} for writing", args.out.display()))?,
             },
-            Format::Jsonl => {
-                let dir = match args.out.parent() {
-                    Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-                    _ => ".".into(),
-                };
-                std::fs::create_dir_all(&dir)
-                    .with_context(|| format!("creating {}", dir.display()))?;
-                let tmp = tempfile::Builder::new()
-                    .prefix(".clamp3-")
-                    .suffix(".jsonl.tmp")
-                    .tempfile_in(&dir)
-                    .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-                let file = tmp.reopen()?;
-                Sink::Jsonl {
-                    out: Box::new(std::io::BufWriter::new(file)),
-                    tmp: Some((tmp, args.out.clone())),
-                }
-            }
         })
     }
 
@@ -62,64 +86,35 @@ impl Sink {
                 clamp3::output::write_npy(&path, &e.npy_shape(), e.data())
                     .with_context(|| format!("writing {}", path.display()))
             }
-            Sink::Jsonl { out, .. } => {
-                let embedding = match e {
-                    Embedding::Global(v) => json_floats(v),
-                    Embedding::Sequence { data, dim, .. } => {
-                        let rows: Vec<String> = data.chunks(*dim).map(json_floats).collect();
-                        format!("[{}]", rows.join(","))
-                    }
+            Sink::Jsonl { out } => {
+                let record = EmbeddingRecord {
+                    path: input.path.to_string_lossy().into_owned(),
+                    modality: kind.modality(),
+                    shape: e.npy_shape(),
+                    embedding: e,
                 };
-                writeln!(
-                    out,
-                    "{{\"path\":{},\"modality\":\"{}\",\"shape\":{},\"embedding\":{}}}",
-                    serde_json::Value::from(input.path.to_string_lossy()),
-                    kind.modality().as_str(),
-                    serde_json::json!(e.npy_shape()),
-                    embedding
-                )
-                .context("writing JSON lines")
+                serde_json::to_writer(&mut *out, &record).context("writing JSON lines")?;
+                writeln!(out).context("writing JSON lines")
             }
         }
     }
 
     fn finish(self) -> Result<()> {
-        if let Sink::Jsonl { mut out, tmp } = self {
-            out.flush()?;
-            drop(out);
-            if let Some((tmp, dest)) = tmp {
-                tmp.persist(&dest)
-                    .map_err(|e| e.error)
-                    .with_context(|| format!("writing {}", dest.display()))?;
-            }
+        if let Sink::Jsonl { out } = self {
+            out.commit().context("writing JSON lines")?;
         }
         Ok(())
     }
 }
 
-/// A JSON array of f32 in their shortest round-trip form (not widened to f64 digits).
-fn json_floats(v: &[f32]) -> String {
-    let items: Vec<String> = v
-        .iter()
-        .map(|x| {
-            if x.is_finite() {
-                format!("{x}")
-            } else {
-                "null".into()
-            }
-        })
-        .collect();
-    format!("[{}]", items.join(","))
-}
-
 /// Runs `clamp3 embed`; returns false when `--strict` and some input failed.
-pub fn run(args: &EmbedArgs) -> Result<bool> {
-    let model_path = clamp3::hub::resolve_model(&args.model).map_err(anyhow::Error::msg)?;
+pub fn run(ctx: &Ctx, args: &EmbedArgs) -> Result<bool> {
+    let model_path = clamp3::hub::resolve_model(&args.model)?;
     let (files, walk_errors) = collect(&args.paths, |p| InputKind::of(p).is_some(), "npy");
-    let mut failures: Vec<String> = walk_errors
-        .iter()
-        .map(|e| format!("{}: {}", e.path.display(), e.msg))
-        .collect();
+    let mut failures = Failures::new();
+    for e in &walk_errors {
+        failures.push(format!("{}: {}", e.path.display(), e.msg));
+    }
 
     // Plan: which files to embed, which are skipped or collide on the same output path.
     let mut todo: Vec<(&InputFile, InputKind)> = Vec::new();
@@ -128,9 +123,9 @@ pub fn run(args: &EmbedArgs) -> Result<bool> {
     for f in &files {
         let Some(kind) = InputKind::of(&f.path) else {
             failures.push(format!(
-                "{}: unsupported file type (supported: {})",
+                "{}: {}",
                 f.path.display(),
-                InputKind::EXTENSIONS.join(", ")
+                clamp3::InputCause::Unsupported
             ));
             continue;
         };
@@ -155,35 +150,36 @@ pub fn run(args: &EmbedArgs) -> Result<bool> {
     if todo.is_empty() && failures.is_empty() && skipped == 0 {
         bail!(
             "no input files found (supported: {})",
-            InputKind::EXTENSIONS.join(", ")
+            InputKind::extension_list()
         );
     }
 
-    let modalities: BTreeSet<_> = todo.iter().map(|(_, k)| k.modality()).collect();
     let mut done = 0usize;
     if !todo.is_empty() {
-        let modalities: Vec<_> = modalities.into_iter().collect();
-        let mut embedder = Embedder::load(&model_path, &modalities, crate::device())?;
-        embedder.max_batch = args.batch.max(1);
-        if todo.iter().any(|(_, k)| *k == InputKind::Audio) {
-            embedder.attach_mert(args.mert.as_deref(), crate::device())?;
-        }
+        let mut kinds: Vec<InputKind> = todo.iter().map(|(_, k)| *k).collect();
+        kinds.sort();
+        kinds.dedup();
+        let embedder = Embedder::for_kinds(&model_path, &kinds, args.mert.as_deref(), &ctx.device)?;
+        let opts = EmbedOptions {
+            sequence: args.sequence,
+            max_batch: args.batch_segments.max(1),
+            mert_batch: args.mert_batch.max(1),
+        };
         let mut sink = Sink::open(args)?;
         let bar = crate::progress::files_bar(todo.len());
         for chunk in todo.chunks(CHUNK) {
             let paths: Vec<&Path> = chunk.iter().map(|(f, _)| f.path.as_path()).collect();
-            let results = embedder.embed_files(&paths, args.sequence);
+            let results = embedder.embed_files(&paths, &opts);
             for ((f, kind), r) in chunk.iter().zip(results) {
-                match r
-                    .map_err(anyhow::Error::from)
-                    .and_then(|e| sink.write(f, *kind, &e))
-                {
+                let r = match r {
+                    Ok(e) => sink
+                        .write(f, *kind, &e)
+                        .map_err(|e| crate::report::describe(&e)),
+                    Err(e) => Err(crate::report::describe_error(e)),
+                };
+                match r {
                     Ok(()) => done += 1,
-                    Err(e) => {
-                        let msg = format!("{e:#}");
-                        bar.suspend(|| eprintln!("error: {msg}"));
-                        failures.push(msg);
-                    }
+                    Err(msg) => failures.push(msg),
                 }
                 bar.inc(1);
             }
@@ -191,21 +187,11 @@ pub fn run(args: &EmbedArgs) -> Result<bool> {
         bar.finish_and_clear();
         sink.finish()?;
     }
-    eprintln!(
-        "embedded {done} file(s){}{}",
-        if skipped > 0 {
-            format!(", skipped {skipped} existing")
-        } else {
-            String::new()
-        },
-        if failures.is_empty() {
-            String::new()
-        } else {
-            format!(", {} failed:", failures.len())
-        }
-    );
-    for f in &failures {
-        eprintln!("  {f}");
-    }
-    Ok(failures.is_empty() || !args.strict)
+    let skipped = if skipped > 0 {
+        format!(", skipped {skipped} existing")
+    } else {
+        String::new()
+    };
+    failures.print(&format!("embedded {done} file(s){skipped}"));
+    Ok(failures.ok(args.strict))
 }

@@ -1,38 +1,52 @@
 //! `clamp3 features`: recordings -> MERT features, one `.npy` per file.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
-use clamp3::features::FeatureExtractor;
+use anyhow::{bail, Result};
+use clamp3::audio::Recording;
+use clamp3::mert::FeatureExtractor;
 use clamp3::walk::collect;
 use clamp3::InputKind;
-use clamp3_audio::AudioSource;
+
+use crate::report::Failures;
+use crate::Ctx;
+
+/// Arguments of `clamp3 features`.
+#[derive(Debug, clap::Args)]
+pub struct FeaturesArgs {
+    /// MERT model directory (config.json + weights); default: the download cache.
+    #[arg(long)]
+    pub mert: Option<PathBuf>,
+    /// Output folder; the input tree is mirrored below it.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// 5 s windows per MERT forward pass.
+    #[arg(long = "mert-batch", alias = "batch", default_value_t = 2)]
+    pub mert_batch: usize,
+    /// Exit with status 1 if any input failed (failures are always listed).
+    #[arg(long)]
+    pub strict: bool,
+    /// Audio files or folders (walked recursively).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
 
 /// Runs `clamp3 features`; returns false when `strict` and some input failed.
-pub fn run(
-    mert: Option<&Path>,
-    out: &Path,
-    batch: usize,
-    paths: &[PathBuf],
-    strict: bool,
-) -> Result<bool> {
-    let (files, walk_errors) =
-        collect(paths, |p| InputKind::of(p) == Some(InputKind::Audio), "npy");
-    let mut failures: Vec<String> = walk_errors
-        .iter()
-        .map(|e| format!("{}: {}", e.path.display(), e.msg))
-        .collect();
+pub fn run(ctx: &Ctx, a: &FeaturesArgs) -> Result<bool> {
+    let (files, walk_errors) = collect(
+        &a.paths,
+        |p| InputKind::of(p) == Some(InputKind::Audio),
+        "npy",
+    );
+    let mut failures = Failures::new();
+    for e in &walk_errors {
+        failures.push(format!("{}: {}", e.path.display(), e.msg));
+    }
     if files.is_empty() && failures.is_empty() {
         bail!("no audio files found");
     }
-    let dir = mert.map_or_else(clamp3::hub::mert_dir, Path::to_path_buf);
-    let mut extractor = FeatureExtractor::load(&dir, crate::device()).with_context(|| {
-        format!(
-            "loading MERT-v1-95M from {} (pass --mert DIR or run `clamp3 download mert`)",
-            dir.display()
-        )
-    })?;
-    extractor.batch = batch.max(1);
+    let dir = clamp3::hub::locate_mert(a.mert.as_deref(), None)?;
+    let extractor = FeatureExtractor::load(&dir, &ctx.device)?;
     let bar = crate::progress::files_bar(files.len());
     let mut done = 0;
     for f in &files {
@@ -42,34 +56,25 @@ pub fn run(
             .file_name()
             .map(|n| format!("{}.npy", n.to_string_lossy()))
             .unwrap_or_default();
-        let dest = out.join(f.rel_out.with_file_name(name));
-        let r = extractor
-            .extract(&AudioSource::path(&f.path))
+        let dest = a.out.join(f.rel_out.with_file_name(name));
+        let r = Recording::open(&clamp3::audio::AudioSource::path(&f.path))
             .map_err(|c| format!("{}: {c}", f.path.display()))
-            .and_then(|(feat, n)| {
-                clamp3::output::write_npy(&dest, &[1, n, extractor.hidden_size()], &feat)
+            .and_then(|rec| {
+                extractor
+                    .extract(&rec, a.mert_batch.max(1))
+                    .map_err(|c| format!("{}: {c}", f.path.display()))
+            })
+            .and_then(|feat| {
+                clamp3::output::write_npy(&dest, &[1, feat.rows, feat.dim], &feat.data)
                     .map_err(|err| format!("writing {}: {err}", dest.display()))
             });
         match r {
             Ok(()) => done += 1,
-            Err(msg) => {
-                bar.suspend(|| eprintln!("error: {msg}"));
-                failures.push(msg);
-            }
+            Err(msg) => failures.push(msg),
         }
         bar.inc(1);
     }
     bar.finish_and_clear();
-    eprintln!(
-        "extracted features of {done} file(s){}",
-        if failures.is_empty() {
-            String::new()
-        } else {
-            format!(", {} failed:", failures.len())
-        }
-    );
-    for f in &failures {
-        eprintln!("  {f}");
-    }
-    Ok(failures.is_empty() || !strict)
+    failures.print(&format!("extracted features of {done} file(s)"));
+    Ok(failures.ok(a.strict))
 }

@@ -1,27 +1,40 @@
 //! `clamp3 train`: a contrastive training stage from a `train.toml`.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clamp3_train::config::TrainConfig;
 use clamp3_train::trainer::Event;
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// Runs (or resumes) the stage described by `config`.
-pub fn run(config: &Path, fresh: bool, max_steps: Option<usize>) -> Result<bool> {
-    let mut cfg = TrainConfig::from_file(config)?;
-    if let Some(m) = max_steps {
+use crate::Ctx;
+
+/// Arguments of `clamp3 train`.
+#[derive(Debug, clap::Args)]
+pub struct TrainArgs {
+    /// The run's configuration (see the clamp3-train `config` docs).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Start over instead of resuming from the output folder's last checkpoint.
+    #[arg(long)]
+    pub fresh: bool,
+    /// Stop after this many updates (overrides the configuration).
+    #[arg(long)]
+    pub max_steps: Option<usize>,
+}
+
+/// Runs (or resumes) the stage described by the configuration.
+pub fn run(ctx: &Ctx, a: &TrainArgs) -> Result<bool> {
+    let mut cfg = TrainConfig::from_file(&a.config)?;
+    if let Some(m) = a.max_steps {
         cfg.train.max_steps = Some(m);
     }
     let out = cfg.output.dir.clone();
-    if fresh {
-        for p in ["latest", "metrics.jsonl"] {
-            let _ = std::fs::remove_file(out.join(p));
-        }
-        let _ = std::fs::remove_dir_all(out.join("checkpoints"));
+    if a.fresh {
+        clamp3_train::trainer::reset_run(&out)?;
     }
     let (mut trainer, summary) =
-        clamp3_train::source::prepare(cfg, crate::device()).context("setting up the run")?;
+        clamp3_train::source::prepare(cfg, &ctx.device).context("setting up the run")?;
     eprintln!(
         "data: {} training and {} evaluation records ({} skipped: no text or no file of the stage's modality)",
         summary.train, summary.eval, summary.skipped
@@ -33,10 +46,7 @@ pub fn run(config: &Path, fresh: bool, max_steps: Option<usize>) -> Result<bool>
             trainer.state.step
         );
     }
-    let total = trainer.config.train.max_steps.unwrap_or(
-        trainer.config.train.epochs * (summary.train / trainer.config.train.batch_size).max(1),
-    );
-    let bar = ProgressBar::new(total as u64);
+    let bar = ProgressBar::new(trainer.planned_steps() as u64);
     bar.set_style(
         ProgressStyle::with_template(
             "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} updates (eta {eta}) {msg}",

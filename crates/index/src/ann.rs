@@ -118,11 +118,15 @@ impl AnnSearcher {
             path: p.to_path_buf(),
             source: e,
         };
-        std::fs::create_dir_all(&cache).map_err(|e| io(&cache, e))?;
-        let tmp = cache.join(format!(".hnsw-{}.tmp", std::process::id()));
-        s.graph.save(&path_str(&tmp)?).map_err(ann_err)?;
-        std::fs::rename(&tmp, &graph_path).map_err(|e| io(&graph_path, e))?;
-        std::fs::write(&stamp_path, stamp).map_err(|e| io(&stamp_path, e))?;
+        clamp3_util::fs::write_atomic_via_path(&graph_path, |tmp| {
+            let tmp = tmp
+                .to_str()
+                .ok_or_else(|| std::io::Error::other("non-UTF-8 path"))?;
+            s.graph.save(tmp).map_err(std::io::Error::other)
+        })
+        .map_err(|e| io(&graph_path, e))?;
+        clamp3_util::fs::write_atomic(&stamp_path, stamp.as_bytes())
+            .map_err(|e| io(&stamp_path, e))?;
         Ok(s)
     }
 

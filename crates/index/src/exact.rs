@@ -1,7 +1,6 @@
 //! Exact search: every stored vector, normalised, in one matrix; a query is one pass of dot
 //! products. The matrix is cached in `cache/vectors.bin` and rebuilt when the index changed.
 
-use std::io::Write;
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -104,9 +103,6 @@ impl ExactSearcher {
             path: path.to_path_buf(),
             source: e,
         };
-        let dir = path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(io)?;
-        let mut tmp = tempfile_in(dir).map_err(io)?;
         let mut out = Vec::with_capacity(32 + self.matrix.len() * 4);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&generation.to_le_bytes());
@@ -122,9 +118,7 @@ impl ExactSearcher {
         for v in &self.matrix {
             out.extend_from_slice(&v.to_le_bytes());
         }
-        tmp.1.write_all(&out).map_err(io)?;
-        tmp.1.sync_all().map_err(io)?;
-        std::fs::rename(&tmp.0, path).map_err(io)
+        clamp3_util::fs::write_atomic(path, &out).map_err(io)
     }
 
     /// Number of vectors.
@@ -168,23 +162,6 @@ pub(crate) fn top_k(mut scores: Vec<(usize, f32)>, k: usize) -> Vec<(usize, f32)
     }
     scores.sort_by(by);
     scores
-}
-
-/// A named temporary file next to its destination (renamed over it when complete).
-fn tempfile_in(dir: &Path) -> std::io::Result<(std::path::PathBuf, std::fs::File)> {
-    for n in 0..1000u32 {
-        let p = dir.join(format!(".tmp-{}-{n}", std::process::id()));
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&p)
-        {
-            Ok(f) => return Ok((p, f)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(std::io::Error::other("cannot create a temporary file"))
 }
 
 #[cfg(test)]

@@ -41,7 +41,7 @@ pub enum IndexError {
         source: std::io::Error,
     },
     /// The index was built with another model (its vectors are not comparable).
-    #[error("the index holds vectors of model {index} but {given} was used; use another index directory")]
+    #[error("the index holds vectors of model {index}, not of model {given}")]
     ModelMismatch {
         /// Model id stored in the index.
         index: String,
@@ -57,7 +57,7 @@ pub enum IndexError {
         found: usize,
     },
     /// The directory is not an index.
-    #[error("{}: not a clamp3 index (no index.sqlite); create one with `clamp3 index add`", path.display())]
+    #[error("{}: not a clamp3 index (no index.sqlite)", path.display())]
     NotAnIndex {
         /// The directory.
         path: std::path::PathBuf,

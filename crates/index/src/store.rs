@@ -15,6 +15,27 @@ pub struct IndexMeta {
     pub dim: usize,
 }
 
+impl IndexMeta {
+    /// Whether vectors described by `given` may go into (or be compared with) an index of this
+    /// meta: the same model id and dimension. The one identity check of the project: vectors
+    /// of different models are not comparable.
+    pub fn accepts(&self, given: &IndexMeta) -> Result<(), IndexError> {
+        if self.model_id != given.model_id {
+            return Err(IndexError::ModelMismatch {
+                index: self.model_id.clone(),
+                given: given.model_id.clone(),
+            });
+        }
+        if self.dim != given.dim {
+            return Err(IndexError::Dimension {
+                expected: self.dim,
+                found: given.dim,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// A stored file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Item {
@@ -138,18 +159,7 @@ impl Index {
         )
         .map_err(err)?;
         let stored = Self::read_meta(&conn).map_err(err)?;
-        if stored.model_id != meta.model_id {
-            return Err(IndexError::ModelMismatch {
-                index: stored.model_id,
-                given: meta.model_id.clone(),
-            });
-        }
-        if stored.dim != meta.dim {
-            return Err(IndexError::Dimension {
-                expected: stored.dim,
-                found: meta.dim,
-            });
-        }
+        stored.accepts(meta)?;
         Ok(Index {
             dir: dir.to_path_buf(),
             db,

@@ -10,8 +10,11 @@ use crate::bert::{masked_mean, Bert, Positions};
 use crate::config::{BertConfig, Clamp3Config, PATCH_VOCAB};
 use crate::dropout::Dropout;
 
-/// The three kinds of input the model embeds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// The three kinds of input the model embeds (serialised as `text`, `symbolic`, `audio`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Modality {
     /// Text in any of XLM-R's languages.
     Text,

@@ -11,6 +11,7 @@
 //! encoders give the same loss and gradients (`scripts/golden/gen_dropout_goldens.py`).
 
 use candle_core::{DType, Result, Tensor};
+use clamp3_util::rng::mix;
 use rayon::prelude::*;
 
 /// Where in the network a mask is drawn; each site gets independent masks.
@@ -44,14 +45,6 @@ pub struct Dropout {
     pub seed: u64,
     /// Item number of each row of the batch (rows are items).
     pub items: Vec<u64>,
-}
-
-/// splitmix64's finaliser: a well-mixed 64-bit hash of `x`.
-fn mix(mut x: u64) -> u64 {
-    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    x ^ (x >> 31)
 }
 
 impl Dropout {

@@ -66,33 +66,9 @@ impl ModelFiles {
     /// Finds the files of a model given its directory or its weights file. In a directory the
     /// weights are `model.safetensors`, else the only `.safetensors`, else the only `.pth`.
     pub fn locate(path: &Path) -> Result<Self, ModelError> {
-        let meta = std::fs::metadata(path).map_err(|e| ModelError::Io {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
-        let (dir, weights) = if meta.is_dir() {
-            (path.to_path_buf(), find_weights(path)?)
-        } else {
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            (dir.to_path_buf(), path.to_path_buf())
-        };
-        let cfg_path = dir.join("config.json");
-        let config = match std::fs::read_to_string(&cfg_path) {
-            Ok(text) => Clamp3Config::from_json(&text).map_err(|msg| ModelError::Config {
-                path: cfg_path.clone(),
-                msg,
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Clamp3Config::default(),
-            Err(e) => {
-                return Err(ModelError::Io {
-                    path: cfg_path,
-                    source: e,
-                })
-            }
-        };
+        let (dir, weights) =
+            locate_weights(path, &["model.safetensors"], &[&["safetensors"], &["pth"]])?;
+        let config = read_config(&dir, Clamp3Config::from_json)?.unwrap_or_default();
         let tok = dir.join("tokenizer.json");
         Ok(ModelFiles {
             tokenizer: tok.is_file().then_some(tok),
@@ -135,41 +111,77 @@ fn unwrap_weights_error(e: candle_core::Error) -> ModelError {
     }
 }
 
-fn find_weights(dir: &Path) -> Result<PathBuf, ModelError> {
-    let preferred = dir.join("model.safetensors");
-    if preferred.is_file() {
-        return Ok(preferred);
-    }
-    let entries = std::fs::read_dir(dir).map_err(|e| ModelError::Io {
-        path: dir.to_path_buf(),
+/// The directory and weights file of a model given as either. In a directory the weights are
+/// the first of `preferred` that exists, else the only file whose extension is in the first
+/// group of `groups` that has any (several are ambiguous).
+fn locate_weights(
+    path: &Path,
+    preferred: &[&str],
+    groups: &[&[&str]],
+) -> Result<(PathBuf, PathBuf), ModelError> {
+    let io = |p: &Path, e| ModelError::Io {
+        path: p.to_path_buf(),
         source: e,
-    })?;
-    let mut st = Vec::new();
-    let mut pth = Vec::new();
-    for e in entries.flatten() {
-        let p = e.path();
-        if !p.is_file() {
-            continue;
-        }
-        match p.extension().and_then(|x| x.to_str()) {
-            Some("safetensors") => st.push(p),
-            Some("pth") => pth.push(p),
-            _ => {}
+    };
+    let meta = std::fs::metadata(path).map_err(|e| io(path, e))?;
+    if !meta.is_dir() {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        return Ok((dir.to_path_buf(), path.to_path_buf()));
+    }
+    if let Some(p) = preferred.iter().map(|n| path.join(n)).find(|p| p.is_file()) {
+        return Ok((path.to_path_buf(), p));
+    }
+    let files: Vec<PathBuf> = std::fs::read_dir(path)
+        .map_err(|e| io(path, e))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    for group in groups {
+        let mut found: Vec<&PathBuf> = files
+            .iter()
+            .filter(|p| {
+                p.extension()
+                    .and_then(|x| x.to_str())
+                    .is_some_and(|x| group.contains(&x))
+            })
+            .collect();
+        found.sort();
+        match found.as_slice() {
+            [] => continue,
+            [one] => return Ok((path.to_path_buf(), one.to_path_buf())),
+            many => {
+                return Err(ModelError::AmbiguousWeights {
+                    dir: path.to_path_buf(),
+                    files: many
+                        .iter()
+                        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                        .collect(),
+                })
+            }
         }
     }
-    let pick = if st.is_empty() { pth } else { st };
-    match pick.len() {
-        0 => Err(ModelError::NoWeights {
-            dir: dir.to_path_buf(),
-        }),
-        1 => Ok(pick.into_iter().next().unwrap_or_default()),
-        _ => Err(ModelError::AmbiguousWeights {
-            dir: dir.to_path_buf(),
-            files: pick
-                .iter()
-                .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-                .collect(),
-        }),
+    Err(ModelError::NoWeights {
+        dir: path.to_path_buf(),
+    })
+}
+
+/// `dir/config.json` parsed with `parse`; `None` when the file does not exist (the caller's
+/// defaults apply).
+fn read_config<T>(
+    dir: &Path,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Option<T>, ModelError> {
+    let path = dir.join("config.json");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => parse(&text)
+            .map(Some)
+            .map_err(|msg| ModelError::Config { path, msg }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(ModelError::Io { path, source: e }),
     }
 }
 
@@ -188,78 +200,12 @@ pub struct MertFiles {
 impl MertFiles {
     /// Finds the files of a MERT model given its directory or weights file.
     pub fn locate(path: &Path) -> Result<Self, ModelError> {
-        let meta = std::fs::metadata(path).map_err(|e| ModelError::Io {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
-        let (dir, weights) = if meta.is_dir() {
-            let pick = ["model.safetensors", "pytorch_model.bin"]
-                .iter()
-                .map(|n| path.join(n))
-                .find(|p| p.is_file());
-            let weights = match pick {
-                Some(p) => p,
-                None => {
-                    let mut found: Vec<PathBuf> = std::fs::read_dir(path)
-                        .map_err(|e| ModelError::Io {
-                            path: path.to_path_buf(),
-                            source: e,
-                        })?
-                        .flatten()
-                        .map(|e| e.path())
-                        .filter(|p| {
-                            p.is_file()
-                                && matches!(
-                                    p.extension().and_then(|x| x.to_str()),
-                                    Some("safetensors" | "bin" | "pth")
-                                )
-                        })
-                        .collect();
-                    match found.len() {
-                        0 => {
-                            return Err(ModelError::NoWeights {
-                                dir: path.to_path_buf(),
-                            })
-                        }
-                        1 => found.remove(0),
-                        _ => {
-                            return Err(ModelError::AmbiguousWeights {
-                                dir: path.to_path_buf(),
-                                files: found
-                                    .iter()
-                                    .filter_map(|p| {
-                                        p.file_name().map(|n| n.to_string_lossy().into_owned())
-                                    })
-                                    .collect(),
-                            })
-                        }
-                    }
-                }
-            };
-            (path.to_path_buf(), weights)
-        } else {
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            (dir.to_path_buf(), path.to_path_buf())
-        };
-        let cfg_path = dir.join("config.json");
-        let config = match std::fs::read_to_string(&cfg_path) {
-            Ok(t) => crate::mert::MertConfig::from_json(&t).map_err(|msg| ModelError::Config {
-                path: cfg_path.clone(),
-                msg,
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                crate::mert::MertConfig::default()
-            }
-            Err(e) => {
-                return Err(ModelError::Io {
-                    path: cfg_path,
-                    source: e,
-                })
-            }
-        };
+        let (dir, weights) = locate_weights(
+            path,
+            &["model.safetensors", "pytorch_model.bin"],
+            &[&["safetensors", "bin", "pth"]],
+        )?;
+        let config = read_config(&dir, crate::mert::MertConfig::from_json)?.unwrap_or_default();
         Ok(MertFiles {
             dir,
             config,

@@ -135,9 +135,8 @@ pub fn file_to_abc(path: impl AsRef<Path>) -> Result<String, XmlError> {
 }
 
 /// Convert a `.xml`, `.musicxml` or `.mxl` file (extension in any case, as the reference
-/// accepts them). An `.xml`/`.musicxml` file that is really a zip archive (starts with
-/// `PK\x03\x04`) is read as `.mxl`; the reference would fail on it, so this only happens
-/// with [`MxlSelection::Container`].
+/// accepts them): an `.mxl` file is an archive (as the reference decides by name, so a broken
+/// one is [`XmlError::Archive`]); any other is told by content, as [`score_bytes_to_abc`] does.
 pub fn file_to_abc_with(
     path: impl AsRef<Path>,
     selection: MxlSelection,
@@ -155,11 +154,28 @@ pub fn file_to_abc_with(
         path: path.display().to_string(),
         source,
     })?;
-    let is_zip = bytes.starts_with(b"PK\x03\x04");
-    if ext == "mxl" || (is_zip && selection == MxlSelection::Container) {
-        let text = mxl::read_mxl_with(&bytes, selection)?;
-        musicxml_to_abc(&text)
+    if ext == "mxl" {
+        musicxml_to_abc(&mxl::read_mxl_with(&bytes, selection)?)
     } else {
-        musicxml_bytes_to_abc(&bytes)
+        score_bytes_to_abc(&bytes, selection)
+    }
+}
+
+/// True when `bytes` are a zip archive (a compressed `.mxl` score), told by content.
+pub fn is_archive(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"PK\x03\x04")
+}
+
+/// Convert the bytes of a MusicXML file of either form: a zip archive (recognised by content,
+/// [`is_archive`]) through the member `selection` picks, plain MusicXML otherwise. The one
+/// place where the two forms are told apart.
+///
+/// The reference decides by the file name instead (`.mxl` means an archive), so it fails on an
+/// archive named `.xml` or a plain score named `.mxl`; both are read here.
+pub fn score_bytes_to_abc(bytes: &[u8], selection: MxlSelection) -> Result<String, XmlError> {
+    if is_archive(bytes) {
+        musicxml_to_abc(&mxl::read_mxl_with(bytes, selection)?)
+    } else {
+        musicxml_bytes_to_abc(bytes)
     }
 }

@@ -9,6 +9,9 @@
 //!   archive member whose name does not start with `META` and ends in `.xml` (any case). An
 //!   archive whose score is a `.musicxml` member has no such entry, and the reference prints
 //!   nothing for it; this selection then fails with [`XmlError::NoScoreInArchive`].
+//! * [`MxlSelection::Lenient`] — the reference's member where it has one (so results match the
+//!   reference wherever the reference reads the archive), else the container's: what the
+//!   embedder and the trainer use, so that `.musicxml`-member archives are not lost.
 
 use std::io::{Cursor, Read};
 
@@ -25,6 +28,8 @@ pub enum MxlSelection {
     Reference,
     /// The MusicXML container's `rootfile`, with a sensible fallback.
     Container,
+    /// [`MxlSelection::Reference`] when it finds a member, else [`MxlSelection::Container`].
+    Lenient,
 }
 
 /// Open the archive and return the chosen member's decoded text.
@@ -40,16 +45,21 @@ pub fn read_mxl_with(bytes: &[u8], selection: MxlSelection) -> Result<String, Xm
                 .unwrap_or_default()
         })
         .collect();
-    let chosen = match selection {
-        MxlSelection::Reference => names.iter().position(|n| reference_pick(n)),
-        MxlSelection::Container => container_rootfile(&mut archive)
+    let reference = || names.iter().position(|n| reference_pick(n));
+    let mut container = || {
+        container_rootfile(&mut archive)
             .and_then(|root| names.iter().position(|n| *n == root))
             .or_else(|| {
                 names.iter().position(|n| {
                     let l = n.to_lowercase();
                     !n.starts_with("META-INF/") && (l.ends_with(".xml") || l.ends_with(".musicxml"))
                 })
-            }),
+            })
+    };
+    let chosen = match selection {
+        MxlSelection::Reference => reference(),
+        MxlSelection::Container => container(),
+        MxlSelection::Lenient => reference().or_else(container),
     };
     let index = chosen.ok_or(XmlError::NoScoreInArchive)?;
     let data = read_member(&mut archive, index)?;

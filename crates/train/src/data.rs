@@ -1,5 +1,10 @@
-//! Training data of CLaMP 3 (CLAMP3.md §4.2-§4.4, §9.1): M4-RAG-style JSONL records in,
-//! sampled text token ids and music model inputs out, padded into batches.
+//! Training data of CLaMP 3 (CLAMP3.md §4.2-§4.4, §9.1): M4-RAG-style JSONL records in, one
+//! [`Pair`] (sampled text token ids and music model input) per record out; the training step
+//! pads pairs into batches.
+//!
+//! Modules: `record` (JSONL records, screening), `text` (text sampling), `music` (the music
+//! file: choosing, loading through `clamp3-input`, sampling), `crop` (the crop shared by all
+//! three), `pair` (one pair per record), `split` (train/evaluation split and epoch order).
 //!
 //! The sampling *logic* is the reference's (`code/train_clamp3_symbolic.py`,
 //! `code/train_clamp3_audio.py`, `remove_instrument_info` and `M3Patchilizer.encode` in
@@ -19,8 +24,9 @@
 //! happens):
 //!
 //! - **Random stream**: splitmix64 ([`Rng`]) instead of Python's Mersenne Twister; same
-//!   decisions, same probabilities, different values. [`item_rng`] derives one generator per
-//!   (seed, epoch, item) so results do not depend on thread scheduling.
+//!   decisions, same probabilities, different values. One generator is threaded through the
+//!   items of a batch in order; its state is saved with every checkpoint, so a resumed run
+//!   draws the same values.
 //! - **De-duplication order**: candidates are de-duplicated keeping the first occurrence (the
 //!   reference's `set` order depends on the hash seed, §4.8 #6). The lines are shuffled
 //!   afterwards, so the distribution of sampled texts is the same. Likewise the candidate
@@ -49,49 +55,38 @@
 //! - **Split**: at least one evaluation item (the reference's `int(n * 0.01)` is 0 below
 //!   100 records, leaving an empty evaluation set); the reference's truncation of both sets
 //!   to whole batches is left to the trainer.
-//! - **Padding** length is the caller's choice: the reference pads to 128 / 512 / 128 always;
-//!   padding to the longest item of a batch gives the same masked results, faster.
+//! - **Padding**: the training step pads each micro-batch to its longest item, where the
+//!   reference pads to 128 / 512 / 128 always; masked positions contribute exact zeros, so the
+//!   results are the same, faster.
 //! - `remove_instrument_info` of an empty text returns it unchanged (the reference raises
 //!   `IndexError`; the patchilizer then rejects the empty text).
 
-mod batch;
+mod crop;
 mod music;
+mod pair;
 mod record;
 mod split;
 mod text;
 
 use std::path::PathBuf;
 
-pub use batch::{
-    audio_batch, collate, sample_pair, symbolic_batch, text_batch, AudioBatch, Batch, MusicBatch,
-    MusicSample, Padding, Pair, SampleConfig, SymbolicBatch, TextBatch,
-};
+use clamp3_model::Modality;
+
+pub use crop::{crop, crop_ids, crop_range, CropMode};
 pub use music::{
-    music_kind, pick_file, remove_instrument_info, sample_audio, sample_symbolic, AudioSample,
-    Features, Music, MusicKind, MusicStore, StoreStats, SymbolicSample, CACHE_VERSION,
-    DEFAULT_MEMORY_BUDGET,
+    pick_file, remove_instrument_info, sample_audio, sample_symbolic, AudioSample, Features,
+    MusicFile, MusicStore, StoreStats, SymbolicSample, CACHE_VERSION, DEFAULT_MEMORY_BUDGET,
 };
+pub use pair::{sample_pair, Music, Pair, SampleConfig};
 pub use record::{
-    read_jsonl, read_jsonl_from, screen, Field, Record, Screened, SkipReason, Skipped,
-    EXCLUDED_FIELDS, TEXT_FIELDS,
+    music_modality, read_jsonl, read_jsonl_from, screen, Field, Record, Screened, SkipReason,
+    Skipped, EXCLUDED_FIELDS, TEXT_FIELDS,
 };
-pub use split::{epoch_order, eval_count, item_rng, split, split_indices};
-pub use text::{crop, crop_ids, crop_range, eval_text, sample_text, text_ids, CropMode};
+pub use split::{epoch_order, eval_count, split, split_indices};
+pub use text::{eval_text, sample_text};
 
 pub use crate::rng::Rng;
 
-/// Tokens per text item, `<s>` and `</s>` included (`MAX_TEXT_LENGTH`).
-pub const MAX_TEXT_LENGTH: usize = 128;
-/// Patches per symbolic item, BOS/EOS patches included (`PATCH_LENGTH`).
-pub const PATCH_LENGTH: usize = 512;
-/// Ids per patch (`PATCH_SIZE`).
-pub const PATCH_SIZE: usize = clamp3_formats::patch::PATCH_SIZE;
-/// Feature vectors per audio item, the two zero vectors included (`MAX_AUDIO_LENGTH`).
-pub const MAX_AUDIO_LENGTH: usize = 128;
-/// Size of one MERT feature vector (`AUDIO_HIDDEN_SIZE`).
-pub const AUDIO_DIM: usize = 768;
-/// XLM-R padding id (`tokenizer.pad_token_id`).
-pub const TEXT_PAD_ID: u32 = 1;
 /// Share of the records held out for evaluation when no evaluation file is given
 /// (`EVAL_SPLIT`).
 pub const EVAL_SPLIT: f64 = 0.01;
@@ -187,7 +182,7 @@ pub enum DataError {
         /// The record's id.
         id: Option<String>,
         /// The modality looked for.
-        kind: MusicKind,
+        kind: Modality,
     },
     /// An argument or a set of samples is inconsistent (a zero length, mixed patch sizes,
     /// a sample longer than the padding length...).

@@ -5,23 +5,20 @@ use std::path::Path;
 use std::sync::Arc;
 
 use candle_core::Device;
-use clamp3::tokenizer::TextTokenizer;
-use clamp3_model::{Clamp3Config, ModelFiles, Weights};
+use clamp3_input::TextTokenizer;
+use clamp3_model::{Clamp3Config, Modality, ModelFiles, Weights};
 
 use crate::config::TrainConfig;
-use crate::data::{
-    read_jsonl, sample_pair, screen, split, MusicKind, MusicSample, MusicStore, Record,
-    SampleConfig,
-};
+use crate::data::{read_jsonl, sample_pair, screen, split, MusicStore, Pair, Record, SampleConfig};
 use crate::params::Params;
 use crate::rng::Rng;
-use crate::trainer::{MusicItem, PairSource, Trainer};
+use crate::trainer::{PairSource, Trainer};
 use crate::TrainError;
 
 /// Records with everything needed to sample pairs from them.
 pub struct RecordSource {
     records: Vec<Record>,
-    kind: MusicKind,
+    kind: Modality,
     store: Arc<MusicStore>,
     tokenizer: Arc<TextTokenizer>,
     sample: SampleConfig,
@@ -39,16 +36,13 @@ impl PairSource for RecordSource {
         self.records.len()
     }
 
-    fn pair(
-        &self,
-        index: usize,
-        rng: &mut Rng,
-        train: bool,
-    ) -> Result<Option<(Vec<u32>, MusicItem)>, TrainError> {
+    fn pair(&self, index: usize, rng: &mut Rng, train: bool) -> Result<Option<Pair>, TrainError> {
         let Some(rec) = self.records.get(index) else {
             return Ok(None);
         };
-        match sample_pair(
+        // An unusable record (unreadable file, no text...) is skipped, not fatal; the music
+        // store remembers why ([`MusicStore::failures`]).
+        Ok(sample_pair(
             rec,
             self.kind,
             &self.store,
@@ -56,18 +50,8 @@ impl PairSource for RecordSource {
             &self.sample,
             rng,
             train,
-        ) {
-            Ok(p) => Ok(Some((
-                p.text,
-                match p.music {
-                    MusicSample::Symbolic(s) => MusicItem::Patches(s.ids),
-                    // The zero BOS/EOS vectors are already in (added before the crop).
-                    MusicSample::Audio(a) => MusicItem::Features(a.data),
-                },
-            ))),
-            // An unusable record (unreadable file, no text...) is skipped, not fatal.
-            Err(_) => Ok(None),
-        }
+        )
+        .ok())
     }
 }
 
@@ -121,9 +105,12 @@ pub fn prepare(
     let tokenizer = Arc::new(
         TextTokenizer::from_file(&tok_path).map_err(|e| TrainError::Model(e.to_string()))?,
     );
-    let kind = MusicKind::of_modality(config.modality()?).ok_or_else(|| {
-        TrainError::Config("the stage's modality must be a music modality".into())
-    })?;
+    let kind = config.modality()?;
+    if kind == Modality::Text {
+        return Err(TrainError::Config(
+            "the stage's modality must be a music modality".into(),
+        ));
+    }
     let root = config.data.root.clone().unwrap_or_else(|| {
         config
             .data
@@ -159,14 +146,7 @@ pub fn prepare(
             config.train.batch_size
         )));
     }
-    let sample = SampleConfig {
-        max_text_len: model_cfg.max_text_length,
-        patch_size: model_cfg.patch_size,
-        patch_length: model_cfg.patch_length,
-        max_audio_len: model_cfg.max_audio_length,
-        audio_dim: model_cfg.audio_config.hidden_size,
-        ..SampleConfig::default()
-    };
+    let sample = SampleConfig::for_model(&model_cfg);
     let summary = DataSummary {
         train: train_recs.len(),
         eval: eval_recs.len(),

@@ -14,73 +14,62 @@ use candle_core::{Device, Tensor};
 use clamp3_model::dropout::Dropout;
 use clamp3_model::{Clamp3Model, Modality, Parts};
 
+use crate::data::{Music, Pair};
 use crate::loss::{clip_loss, loss_and_vector_grads};
 use crate::params::{Params, Part};
 use crate::TrainError;
 
-/// Music items of a batch.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Music {
-    /// Each item: patches, row-major `[P, patch_size]`.
-    Symbolic(Vec<Vec<u32>>),
-    /// Each item: feature vectors, row-major `[T, dim]` (zero BOS/EOS vectors included).
-    Audio(Vec<Vec<f32>>),
-}
-
-/// A contrastive batch: item `i` of `text` describes item `i` of `music`.
+/// A contrastive batch: pair `i`'s text describes pair `i`'s music; every pair's music is of
+/// one modality.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Batch {
-    /// Token ids per item (`<s>`/`</s>` included).
-    pub text: Vec<Vec<u32>>,
-    /// Music per item.
-    pub music: Music,
+    pairs: Vec<Pair>,
+    modality: Modality,
 }
 
 impl Batch {
+    /// A batch of `pairs`, all of them with music of `modality`.
+    pub fn new(pairs: Vec<Pair>, modality: Modality) -> Result<Self, TrainError> {
+        if let Some(p) = pairs.iter().find(|p| p.music.modality() != modality) {
+            return Err(TrainError::Data(format!(
+                "a {modality} batch holds a {} item",
+                p.music.modality()
+            )));
+        }
+        Ok(Batch { pairs, modality })
+    }
+
+    /// The pairs.
+    pub fn pairs(&self) -> &[Pair] {
+        &self.pairs
+    }
+
     /// Number of pairs.
     pub fn len(&self) -> usize {
-        self.text.len()
+        self.pairs.len()
     }
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.text.is_empty()
+        self.pairs.is_empty()
     }
 
     /// The music modality.
     pub fn modality(&self) -> Modality {
-        match self.music {
-            Music::Symbolic(_) => Modality::Symbolic,
-            Music::Audio(_) => Modality::Audio,
-        }
+        self.modality
     }
 }
 
-/// Padded `[n, L]` ids and `[n, L]` mask for items `range` of `rows`.
-fn pad_ids(rows: &[Vec<u32>], pad: u32, dev: &Device) -> candle_core::Result<(Tensor, Tensor)> {
-    let l = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let mut ids = vec![pad; rows.len() * l];
-    let mut mask = vec![0f32; rows.len() * l];
-    for (i, r) in rows.iter().enumerate() {
-        ids[i * l..i * l + r.len()].copy_from_slice(r);
-        mask[i * l..i * l + r.len()]
-            .iter_mut()
-            .for_each(|m| *m = 1.0);
-    }
-    Ok((
-        Tensor::from_vec(ids, (rows.len(), l), dev)?,
-        Tensor::from_vec(mask, (rows.len(), l), dev)?,
-    ))
-}
-
-/// Padded `[n, L, width]` rows of `width`-sized items (patches or vectors) and the mask.
-fn pad_rows<T: candle_core::WithDType + Copy + Default>(
-    rows: &[Vec<T>],
+/// Items of `width` values each (ids, patches, vectors) padded with `pad` to the longest,
+/// `[n, L, width]` (or `[n, L]` for width 1), and the mask `[n, L]`.
+fn pad_rows<T: candle_core::WithDType + Copy>(
+    rows: &[&[T]],
     width: usize,
+    pad: T,
     dev: &Device,
 ) -> candle_core::Result<(Tensor, Tensor)> {
     let l = rows.iter().map(|r| r.len() / width).max().unwrap_or(0);
-    let mut data = vec![T::default(); rows.len() * l * width];
+    let mut data = vec![pad; rows.len() * l * width];
     let mut mask = vec![0f32; rows.len() * l];
     for (i, r) in rows.iter().enumerate() {
         data[i * l * width..i * l * width + r.len()].copy_from_slice(r);
@@ -88,10 +77,12 @@ fn pad_rows<T: candle_core::WithDType + Copy + Default>(
             .iter_mut()
             .for_each(|m| *m = 1.0);
     }
-    Ok((
-        Tensor::from_vec(data, (rows.len(), l, width), dev)?,
-        Tensor::from_vec(mask, (rows.len(), l), dev)?,
-    ))
+    let data = if width == 1 {
+        Tensor::from_vec(data, (rows.len(), l), dev)?
+    } else {
+        Tensor::from_vec(data, (rows.len(), l, width), dev)?
+    };
+    Ok((data, Tensor::from_vec(mask, (rows.len(), l), dev)?))
 }
 
 /// The dropout of items `lo..hi` for the encoder of `m` in the pass seeded `seed`: a function
@@ -114,7 +105,11 @@ fn text_vectors(
     drop: Option<u64>,
 ) -> candle_core::Result<Tensor> {
     let pad = model.config().text_config.pad_token_id;
-    let (ids, mask) = pad_ids(&batch.text[lo..hi], pad, model.device())?;
+    let rows: Vec<&[u32]> = batch.pairs[lo..hi]
+        .iter()
+        .map(|p| p.text.as_slice())
+        .collect();
+    let (ids, mask) = pad_rows(&rows, 1, pad, model.device())?;
     let d = dropout(drop, Modality::Text, lo, hi);
     model.global_features_with(Modality::Text, &ids, &mask, d.as_ref())
 }
@@ -128,12 +123,31 @@ fn music_vectors(
     drop: Option<u64>,
 ) -> candle_core::Result<Tensor> {
     let c = model.config();
-    let (x, mask) = match &batch.music {
-        Music::Symbolic(p) => pad_rows(&p[lo..hi], c.patch_size, model.device())?,
-        Music::Audio(f) => pad_rows(&f[lo..hi], c.audio_config.hidden_size, model.device())?,
+    let pairs = &batch.pairs[lo..hi];
+    let (x, mask) = match batch.modality {
+        Modality::Symbolic => {
+            let rows: Vec<&[u32]> = pairs
+                .iter()
+                .map(|p| match &p.music {
+                    Music::Patches(v) => v.as_slice(),
+                    Music::Features(_) => &[],
+                })
+                .collect();
+            pad_rows(&rows, c.patch_size, 0, model.device())?
+        }
+        _ => {
+            let rows: Vec<&[f32]> = pairs
+                .iter()
+                .map(|p| match &p.music {
+                    Music::Features(v) => v.as_slice(),
+                    Music::Patches(_) => &[],
+                })
+                .collect();
+            pad_rows(&rows, c.audio_config.hidden_size, 0.0, model.device())?
+        }
     };
-    let d = dropout(drop, batch.modality(), lo, hi);
-    model.global_features_with(batch.modality(), &x, &mask, d.as_ref())
+    let d = dropout(drop, batch.modality, lo, hi);
+    model.global_features_with(batch.modality, &x, &mask, d.as_ref())
 }
 
 fn parts_for(m: Modality) -> Parts {

@@ -14,21 +14,14 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::{load_tensors, save_tensors, write_atomic};
 use crate::config::Precision;
 use crate::config::TrainConfig;
+use crate::data::{epoch_order, Pair};
 use crate::optim::AdamW;
 use crate::params::{Params, Part};
 use crate::rng::Rng;
-use crate::step::{all_finite, batch_loss, embed_batch, scaled_gradients, Batch, Music};
+use crate::step::{all_finite, batch_loss, embed_batch, scaled_gradients, Batch};
 use crate::tensorboard::EventWriter;
 use crate::TrainError;
-
-/// The music of one training pair.
-#[derive(Debug, Clone, PartialEq)]
-pub enum MusicItem {
-    /// Patches, row-major `[P, patch_size]`.
-    Patches(Vec<u32>),
-    /// Feature vectors, row-major `[T, dim]`, zero BOS/EOS vectors included.
-    Features(Vec<f32>),
-}
+use clamp3_util::rank::{self, Ties};
 
 /// Where training pairs come from.
 pub trait PairSource {
@@ -38,14 +31,9 @@ pub trait PairSource {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
-    /// Token ids and music of record `index`: sampled (random crops, text dropout...) when
-    /// `train`, deterministic otherwise. `None` when the record is unusable.
-    fn pair(
-        &self,
-        index: usize,
-        rng: &mut Rng,
-        train: bool,
-    ) -> Result<Option<(Vec<u32>, MusicItem)>, TrainError>;
+    /// The pair of record `index`: sampled (random crops, text dropout...) when `train`,
+    /// deterministic otherwise. `None` when the record is unusable.
+    fn pair(&self, index: usize, rng: &mut Rng, train: bool) -> Result<Option<Pair>, TrainError>;
 }
 
 /// Where a run stands; saved with every checkpoint.
@@ -176,12 +164,6 @@ fn wall_time() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..n).collect();
-    Rng::new(seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)).shuffle(&mut order);
-    order
-}
-
 fn io(path: &Path) -> impl Fn(std::io::Error) -> TrainError + '_ {
     move |e| TrainError::Io {
         path: path.to_path_buf(),
@@ -235,40 +217,58 @@ impl<S: PairSource> Trainer<S> {
         &self.config.output.dir
     }
 
+    /// The number of updates the run makes in all: `max_steps`, else the epochs times the
+    /// whole batches per epoch.
+    pub fn planned_steps(&self) -> usize {
+        let t = &self.config.train;
+        t.max_steps
+            .unwrap_or(t.epochs * (self.train.len() / t.batch_size.max(1)).max(1))
+    }
+
+    /// Pairs of `source` for the records `order` lists, from position `*pos` on, until `want`
+    /// pairs of the stage's modality are collected or the order ends; returns them and how
+    /// many records were unusable.
+    fn collect_pairs(
+        &self,
+        source: &S,
+        order: &[usize],
+        pos: &mut usize,
+        want: usize,
+        rng: &mut Rng,
+        train: bool,
+    ) -> Result<(Vec<Pair>, u64), TrainError> {
+        let mut pairs = Vec::with_capacity(want.min(order.len()));
+        let mut skipped = 0;
+        while pairs.len() < want && *pos < order.len() {
+            let i = order[*pos];
+            *pos += 1;
+            match source.pair(i, rng, train)? {
+                Some(p) if p.music.modality() == self.modality => pairs.push(p),
+                _ => skipped += 1,
+            }
+        }
+        Ok((pairs, skipped))
+    }
+
     /// The next contrastive batch of the epoch, or `None` when the epoch has too few pairs left.
     fn next_batch(&mut self) -> Result<Option<Batch>, TrainError> {
         let want = self.config.train.batch_size;
-        let order = epoch_order(self.train.len(), self.config.train.seed, self.state.epoch);
+        let order = epoch_order(
+            self.train.len(),
+            self.config.train.seed,
+            self.state.epoch as u64,
+        );
         let mut rng = Rng::new(self.state.rng);
-        let mut text = Vec::with_capacity(want);
-        let mut patches = Vec::new();
-        let mut features = Vec::new();
         let mut pos = self.state.position;
-        while text.len() < want && pos < order.len() {
-            let i = order[pos];
-            pos += 1;
-            match self.train.pair(i, &mut rng, true)? {
-                Some((t, MusicItem::Patches(p))) if self.modality == Modality::Symbolic => {
-                    text.push(t);
-                    patches.push(p);
-                }
-                Some((t, MusicItem::Features(f))) if self.modality == Modality::Audio => {
-                    text.push(t);
-                    features.push(f);
-                }
-                _ => self.state.skipped += 1,
-            }
-        }
+        let (pairs, skipped) =
+            self.collect_pairs(&self.train, &order, &mut pos, want, &mut rng, true)?;
+        self.state.skipped += skipped;
         self.state.rng = rng.state();
         self.state.position = pos;
-        if text.len() < want {
+        if pairs.len() < want {
             return Ok(None);
         }
-        let music = match self.modality {
-            Modality::Symbolic => Music::Symbolic(patches),
-            _ => Music::Audio(features),
-        };
-        Ok(Some(Batch { text, music }))
+        Ok(Some(Batch::new(pairs, self.modality)?))
     }
 
     /// One update; `None` when the epoch ended instead (the next call starts the next epoch).
@@ -313,31 +313,16 @@ impl<S: PairSource> Trainer<S> {
     /// Loss and text -> music MRR over the evaluation pairs (deterministic sampling).
     pub fn evaluate(&self) -> Result<EvalResult, TrainError> {
         let mut rng = Rng::new(self.config.train.seed);
-        let (mut text, mut patches, mut features) = (Vec::new(), Vec::new(), Vec::new());
-        for i in 0..self.eval.len() {
-            match self.eval.pair(i, &mut rng, false)? {
-                Some((t, MusicItem::Patches(p))) if self.modality == Modality::Symbolic => {
-                    text.push(t);
-                    patches.push(p);
-                }
-                Some((t, MusicItem::Features(f))) if self.modality == Modality::Audio => {
-                    text.push(t);
-                    features.push(f);
-                }
-                _ => {}
-            }
-        }
-        let n = text.len();
+        let order: Vec<usize> = (0..self.eval.len()).collect();
+        let (pairs, _) =
+            self.collect_pairs(&self.eval, &order, &mut 0, order.len(), &mut rng, false)?;
+        let n = pairs.len();
         if n < 2 {
             return Err(TrainError::Data(format!(
                 "{n} usable evaluation pair(s): need at least 2"
             )));
         }
-        let music = match self.modality {
-            Modality::Symbolic => Music::Symbolic(patches),
-            _ => Music::Audio(features),
-        };
-        let all = Batch { text, music };
+        let all = Batch::new(pairs, self.modality)?;
         let micro = self.config.train.micro_batch;
         let (t, m) = embed_batch(&self.params, &all, micro)?;
         // Loss: mean over consecutive batches of the training batch size.
@@ -358,7 +343,7 @@ impl<S: PairSource> Trainer<S> {
             step: self.state.step,
             loss,
             mrr,
-            random_mrr: (1..=n).map(|k| 1.0 / k as f64).sum::<f64>() / n as f64,
+            random_mrr: rank::random_mrr(n),
             pairs: n,
         })
     }
@@ -548,21 +533,35 @@ impl<S: PairSource> Trainer<S> {
     }
 }
 
+/// Forgets the progress of the run whose output folder is `dir` (its `latest` pointer,
+/// `metrics.jsonl` and `checkpoints/`), so that the next run starts over; the trained models
+/// and anything else in the folder stay.
+pub fn reset_run(dir: &Path) -> Result<(), TrainError> {
+    for f in ["latest", "metrics.jsonl"] {
+        match std::fs::remove_file(dir.join(f)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(dir)(e)),
+            _ => {}
+        }
+    }
+    match std::fs::remove_dir_all(dir.join("checkpoints")) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(dir)(e)),
+        _ => Ok(()),
+    }
+}
+
 /// Text -> music MRR: for each text vector, the rank of its own music vector by cosine among
-/// all music vectors (ties counted against it).
+/// all music vectors (ties counted against it, [`Ties::Pessimistic`]).
 pub fn retrieval_mrr(text: &Tensor, music: &Tensor) -> Result<f64, TrainError> {
     let norm = |x: &Tensor| -> candle_core::Result<Tensor> {
         x.broadcast_div(&x.sqr()?.sum_keepdim(1)?.sqrt()?)
     };
     let sims = norm(text)?.matmul(&norm(music)?.t()?)?.to_vec2::<f32>()?;
-    let n = sims.len();
-    let mut total = 0.0;
-    for (i, row) in sims.iter().enumerate() {
-        let s = row[i];
-        let rank = row.iter().filter(|&&x| x >= s).count();
-        total += 1.0 / rank as f64;
-    }
-    Ok(total / n.max(1) as f64)
+    let ranks: Vec<usize> = sims
+        .iter()
+        .enumerate()
+        .map(|(i, row)| rank::rank_of(row, i, Ties::Pessimistic))
+        .collect();
+    Ok(rank::mrr(&ranks))
 }
 
 /// The loss of a batch without updating anything (re-exported for evaluation tools).

@@ -7,9 +7,11 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use candle_core::Device;
+use clamp3_model::Modality;
 use clamp3_model::{Clamp3Config, Weights};
+use clamp3_train::data::{Music, Pair};
 use clamp3_train::params::{Params, Part};
-use clamp3_train::step::{gradients, scaled_gradients, Batch, Music};
+use clamp3_train::step::{gradients, scaled_gradients, Batch};
 
 fn repo(rel: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -91,13 +93,23 @@ fn batch(g: &std::collections::HashMap<String, G>, stage: &str) -> Batch {
         .collect();
     let text = rows(&ids, &g[&format!("{stage}/text_mask")], 1);
     let mm = &g[&format!("{stage}/music_mask")];
-    let music = if stage == "symbolic" {
+    let (music, modality): (Vec<Music>, Modality) = if stage == "symbolic" {
         let p: Vec<u32> = g["symbolic/music"].i.iter().map(|&x| x as u32).collect();
-        Music::Symbolic(rows(&p, mm, 64))
+        let m = rows(&p, mm, 64).into_iter().map(Music::Patches).collect();
+        (m, Modality::Symbolic)
     } else {
-        Music::Audio(rows(&g["audio/music"].f, mm, 8))
+        let m = rows(&g["audio/music"].f, mm, 8)
+            .into_iter()
+            .map(Music::Features)
+            .collect();
+        (m, Modality::Audio)
     };
-    Batch { text, music }
+    let pairs = text
+        .into_iter()
+        .zip(music)
+        .map(|(text, music)| Pair { text, music })
+        .collect();
+    Batch::new(pairs, modality).unwrap()
 }
 
 fn check(stage: &str, frozen: &BTreeSet<Part>) {

@@ -10,10 +10,11 @@ use clamp3_model::{Clamp3Config, Weights};
 use clamp3_train::config::{
     DataSection, LoopSection, ModelSection, OutputSection, Precision, StageSection, TrainConfig,
 };
+use clamp3_train::data::{Music, Pair};
 use clamp3_train::optim::AdamWConfig;
 use clamp3_train::params::{Params, Part};
 use clamp3_train::rng::Rng;
-use clamp3_train::trainer::{LossScale, MusicItem, PairSource, Trainer};
+use clamp3_train::trainer::{LossScale, PairSource, Trainer};
 use clamp3_train::TrainError;
 
 fn repo(rel: &str) -> PathBuf {
@@ -30,12 +31,7 @@ impl PairSource for Pairs {
     fn len(&self) -> usize {
         self.0.len()
     }
-    fn pair(
-        &self,
-        i: usize,
-        rng: &mut Rng,
-        train: bool,
-    ) -> Result<Option<(Vec<u32>, MusicItem)>, TrainError> {
+    fn pair(&self, i: usize, rng: &mut Rng, train: bool) -> Result<Option<Pair>, TrainError> {
         let (t, p) = &self.0[i];
         let patches = p.len() / 64;
         let keep = if train {
@@ -43,10 +39,10 @@ impl PairSource for Pairs {
         } else {
             patches
         };
-        Ok(Some((
-            t.clone(),
-            MusicItem::Patches(p[..keep * 64].to_vec()),
-        )))
+        Ok(Some(Pair {
+            text: t.clone(),
+            music: Music::Patches(p[..keep * 64].to_vec()),
+        }))
     }
 }
 

@@ -8,60 +8,16 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use clamp3::input::InputKind;
 use clamp3_formats::patch::Patchilizer;
+pub use clamp3_input::audio::Features;
+use clamp3_input::symbolic::{self, MxlSelection};
+use clamp3_input::{InputCause, InputKind};
 use clamp3_model::Modality;
 use sha2::{Digest, Sha256};
 
-use super::text::{crop_range, CropMode};
-use super::{DataError, Record, Rng, AUDIO_DIM, INSTRUMENT_REMOVAL_P};
-
-/// The music modality of a training stage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MusicKind {
-    /// Interleaved ABC or MTF (also MIDI, MusicXML and standard ABC, converted).
-    Symbolic,
-    /// MERT feature files (`.npy`).
-    Audio,
-}
-
-impl MusicKind {
-    /// The model modality.
-    pub fn modality(self) -> Modality {
-        match self {
-            MusicKind::Symbolic => Modality::Symbolic,
-            MusicKind::Audio => Modality::Audio,
-        }
-    }
-
-    /// The music kind of a model modality (`None` for text).
-    pub fn of_modality(m: Modality) -> Option<Self> {
-        match m {
-            Modality::Symbolic => Some(MusicKind::Symbolic),
-            Modality::Audio => Some(MusicKind::Audio),
-            Modality::Text => None,
-        }
-    }
-}
-
-impl fmt::Display for MusicKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.modality().as_str())
-    }
-}
-
-/// The modality of a music file by extension (case-insensitive): `.abc`, `.mtf`, `.mid`,
-/// `.midi`, `.xml`, `.musicxml`, `.mxl` are symbolic, `.npy` is audio. Anything else
-/// (including raw audio, which would need MERT) is not a training music file.
-pub fn music_kind(path: &str) -> Option<MusicKind> {
-    match InputKind::of(Path::new(path))? {
-        InputKind::Abc | InputKind::Mtf | InputKind::Midi | InputKind::MusicXml => {
-            Some(MusicKind::Symbolic)
-        }
-        InputKind::Features => Some(MusicKind::Audio),
-        InputKind::Text | InputKind::Audio => None,
-    }
-}
+use super::crop::{crop_range, CropMode};
+use super::record::music_modality;
+use super::{DataError, Record, Rng, INSTRUMENT_REMOVAL_P};
 
 /// The music file of an item. Training: a uniformly random entry among the record's files
 /// of modality `kind` (the reference: `random.choice(item["filepaths"])`). Evaluation
@@ -70,7 +26,7 @@ pub fn music_kind(path: &str) -> Option<MusicKind> {
 /// `.npy` (the reference: `filepaths[0]`). `None` when the record has no file of `kind`.
 pub fn pick_file<'a>(
     rec: &'a Record,
-    kind: MusicKind,
+    kind: Modality,
     rng: &mut Rng,
     train: bool,
 ) -> Option<&'a str> {
@@ -82,8 +38,8 @@ pub fn pick_file<'a>(
         .iter()
         .find(|p| InputKind::of(Path::new(p)) == Some(InputKind::Abc));
     match kind {
-        MusicKind::Symbolic => abc.or(files.first()).copied(),
-        MusicKind::Audio => files.first().copied(),
+        Modality::Symbolic => abc.or(files.first()).copied(),
+        _ => files.first().copied(),
     }
 }
 
@@ -192,9 +148,10 @@ pub struct AudioSample {
     pub dim: usize,
 }
 
-/// The audio model input of one item from MERT features `[N, dim]` (row-major, N >= 1): a
-/// zero vector before and after (CLAMP3.md §6.1), then, when the N + 2 vectors exceed
-/// `max_len`, a crop of `max_len` (random head/tail/middle in training, head in evaluation).
+/// The audio model input of one item from MERT features `[N, dim]` (row-major, N >= 1): the
+/// zero vectors before and after ([`Features::with_special_rows`], CLAMP3.md §6.1), then, when
+/// the N + 2 vectors exceed `max_len`, a crop of `max_len` (random head/tail/middle in
+/// training, head in evaluation).
 pub fn sample_audio(
     features: &[f32],
     dim: usize,
@@ -211,35 +168,26 @@ pub fn sample_audio(
     if max_len == 0 {
         return Err(DataError::Invalid("audio length must be at least 1".into()));
     }
-    let total = features.len() / dim + 2;
-    let range = crop_range(total, max_len, rng, CropMode::for_training(train));
-    let rows = range.len();
-    let mut data = Vec::with_capacity(rows * dim);
-    for row in range {
-        if row == 0 || row == total - 1 {
-            data.extend(std::iter::repeat_n(0f32, dim));
-        } else {
-            let start = (row - 1) * dim;
-            data.extend_from_slice(features.get(start..start + dim).unwrap_or_default());
-        }
+    let full = Features {
+        data: features.to_vec(),
+        rows: features.len() / dim,
+        dim,
     }
+    .with_special_rows();
+    let range = crop_range(
+        full.len() / dim,
+        max_len,
+        rng,
+        CropMode::for_training(train),
+    );
+    let rows = range.len();
+    let data = full[range.start * dim..range.end * dim].to_vec();
     Ok(AudioSample { data, rows, dim })
-}
-
-/// MERT features read from a `.npy` of shape (1, N, dim), without the zero vectors.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Features {
-    /// `rows * dim` values, row-major.
-    pub data: Vec<f32>,
-    /// N.
-    pub rows: usize,
-    /// Values per vector.
-    pub dim: usize,
 }
 
 /// A loaded music file.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Music {
+pub enum MusicFile {
     /// Model-format symbolic text (interleaved ABC or MTF), before instrument removal.
     Symbolic(Arc<str>),
     /// Audio features.
@@ -284,11 +232,10 @@ pub const CACHE_VERSION: u32 = 1;
 /// Turns a record's music file (a path relative to the data root) into model input.
 ///
 /// - Symbolic files become model-format text: `.abc` is read as the reference reads text
-///   (UTF-8, universal newlines) and interleaved when it is standard ABC
-///   ([`clamp3::convert::abc_for_model`]); `.mtf` is read as is; `.mid`/`.midi` go through
-///   [`clamp3_formats::mtf::midi_to_mtf`]; `.xml`/`.musicxml`/`.mxl` through
-///   [`clamp3::convert::musicxml_to_abc`] (archives recognised by content, lenient member
-///   rule, as the embedder does) and interleaving. Texts are kept in memory up to a byte
+///   (UTF-8, universal newlines) and interleaved when it is standard ABC; `.mtf` is read as
+///   is; `.mid`/`.midi` are converted to MTF; `.xml`/`.musicxml`/`.mxl` to interleaved ABC
+///   (archives recognised by content, [`MxlSelection::Lenient`] member rule, as the embedder
+///   does): all through [`clamp3_input::symbolic::model_text`], the embedder's own code. Texts are kept in memory up to a byte
 ///   budget (then served from disk again); conversions can also be cached in a directory,
 ///   keyed by the SHA-256 of the file's bytes, the file kind and [`CACHE_VERSION`].
 /// - `.npy` features are read with [`clamp3_formats::npy::read_npy`] and must have shape
@@ -321,13 +268,15 @@ static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl MusicStore {
     /// A store resolving paths against `root`, with the default memory budget, no cache
-    /// directory and [`AUDIO_DIM`] features.
+    /// directory and features of the release model's width (768).
     pub fn new(root: impl Into<PathBuf>) -> Self {
         MusicStore {
             root: root.into(),
             cache_dir: None,
             memory_budget: DEFAULT_MEMORY_BUDGET,
-            audio_dim: AUDIO_DIM,
+            audio_dim: clamp3_model::Clamp3Config::default()
+                .audio_config
+                .hidden_size,
             inner: Mutex::new(Inner::default()),
         }
     }
@@ -398,10 +347,10 @@ impl MusicStore {
     }
 
     /// Loads a music file of either modality.
-    pub fn load(&self, rel: &str) -> Result<Music, DataError> {
-        match music_kind(rel) {
-            Some(MusicKind::Symbolic) => self.symbolic_text(rel).map(Music::Symbolic),
-            Some(MusicKind::Audio) => self.audio_features(rel).map(Music::Audio),
+    pub fn load(&self, rel: &str) -> Result<MusicFile, DataError> {
+        match music_modality(rel) {
+            Some(Modality::Symbolic) => self.symbolic_text(rel).map(MusicFile::Symbolic),
+            Some(_) => self.audio_features(rel).map(MusicFile::Audio),
             None => Err(DataError::Music {
                 path: self.resolve(rel),
                 cause: "not a training music file (expected .abc, .mtf, .mid, .midi, .xml, \
@@ -458,37 +407,26 @@ impl MusicStore {
     }
 
     fn read_symbolic(&self, path: &Path) -> Result<String, String> {
-        let kind = InputKind::of(path).ok_or("not a symbolic music file")?;
+        let kind = InputKind::of(path)
+            .filter(|k| k.modality() == Modality::Symbolic)
+            .ok_or("not a symbolic music file")?;
         let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
         self.lock().stats.reads += 1;
-        let utf8 = |b: &[u8]| {
-            clamp3_formats::text::read_text(b).map_err(|e| format!("not valid UTF-8 text ({e})"))
+        let convert = |kind| {
+            symbolic::model_text(kind, &bytes, MxlSelection::Lenient).map_err(|e| e.to_string())
         };
         match kind {
-            InputKind::Mtf => utf8(&bytes),
+            InputKind::Mtf => convert(kind),
             InputKind::Abc => {
-                let text = utf8(&bytes)?;
-                if clamp3::convert::is_standard_abc(&text) {
-                    self.cached("abc", "abc", &bytes, || {
-                        clamp3::convert::abc_for_model(&text)
-                            .map(Cow::into_owned)
-                            .map_err(|e| e.to_string())
-                    })
+                let text = clamp3_input::text::read(&bytes).map_err(|e| e.to_string())?;
+                if symbolic::is_standard_abc(&text) {
+                    self.cached("abc", "abc", &bytes, || convert(kind))
                 } else {
                     Ok(text)
                 }
             }
-            InputKind::Midi => self.cached("midi", "mtf", &bytes, || {
-                clamp3_formats::mtf::midi_to_mtf(&bytes).map_err(|e| format!("MIDI: {e}"))
-            }),
-            InputKind::MusicXml => self.cached("musicxml", "abc", &bytes, || {
-                let compressed = bytes.starts_with(b"PK\x03\x04");
-                let abc = clamp3::convert::musicxml_to_abc(&bytes, compressed, true)
-                    .map_err(|e| e.to_string())?;
-                clamp3_formats::interleave::interleave_abc(&abc)
-                    .map_err(|e| format!("ABC interleaving: {e}"))
-            }),
-            _ => Err("not a symbolic music file".into()),
+            InputKind::Midi => self.cached("midi", "mtf", &bytes, || convert(kind)),
+            _ => self.cached("musicxml", "abc", &bytes, || convert(kind)),
         }
     }
 
@@ -528,7 +466,8 @@ impl MusicStore {
         Ok(text)
     }
 
-    /// The MERT features of a `.npy` file, shape-checked: (1, N, dim), N >= 1, all finite.
+    /// The MERT features of a `.npy` file, shape-checked: (1, N, dim), N >= 1, all finite
+    /// ([`clamp3_input::audio::read_features`], the embedder's own check).
     pub fn audio_features(&self, rel: &str) -> Result<Features, DataError> {
         if let Some(e) = self.known_failure(rel) {
             return Err(e);
@@ -539,36 +478,19 @@ impl MusicStore {
             Err(e) => return Err(self.record_failure(rel, e.to_string())),
         };
         self.lock().stats.reads += 1;
-        let arr = match clamp3_formats::npy::read_npy(&bytes) {
-            Ok(a) => a,
-            Err(e) => return Err(self.record_failure(rel, e.to_string())),
-        };
-        let dim = self.audio_dim;
-        let rows = match arr.shape.as_slice() {
-            [1, n, d] if *d == dim && *n > 0 => *n,
-            _ => {
-                let err = DataError::FeatureShape {
-                    path: path.clone(),
-                    found: arr.shape.clone(),
-                    dim,
-                };
-                self.record_failure(
-                    rel,
-                    format!(
-                        "features must have shape (1, N, {dim}) with N >= 1, found {:?}",
-                        arr.shape
-                    ),
-                );
-                return Err(err);
+        match clamp3_input::audio::read_features(&bytes, self.audio_dim) {
+            Ok(f) => Ok(f),
+            Err(cause) => {
+                let e = self.record_failure(rel, cause.to_string());
+                match cause {
+                    InputCause::FeatureShape { found, dim } => Err(DataError::FeatureShape {
+                        path: path.clone(),
+                        found,
+                        dim,
+                    }),
+                    _ => Err(e),
+                }
             }
-        };
-        if arr.data.iter().any(|v| !v.is_finite()) {
-            return Err(self.record_failure(rel, "features contain NaN or infinite values".into()));
         }
-        Ok(Features {
-            data: arr.data,
-            rows,
-            dim,
-        })
     }
 }

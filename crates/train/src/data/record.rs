@@ -8,8 +8,21 @@ use rayon::prelude::*;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
-use super::music::{music_kind, MusicKind};
+use clamp3_input::InputKind;
+use clamp3_model::Modality;
+
 use super::DataError;
+
+/// The modality of a training music file by extension (case-insensitive): `.abc`, `.mtf`,
+/// `.mid`, `.midi`, `.xml`, `.musicxml`, `.mxl` are symbolic, `.npy` (MERT features) is audio.
+/// Anything else (including raw recordings, which would need MERT) is not a training music
+/// file.
+pub fn music_modality(path: &str) -> Option<Modality> {
+    match InputKind::of(Path::new(path))? {
+        InputKind::Text | InputKind::Audio => None,
+        kind => Some(kind.modality()),
+    }
+}
 
 /// The fields the reference samples text from, in schema order (every string or list field
 /// except [`EXCLUDED_FIELDS`]; unknown string or list fields are sampled too, after these).
@@ -274,11 +287,11 @@ impl Record {
     }
 
     /// The entries of `filepaths` that are files of modality `kind`, in order.
-    pub fn files_of(&self, kind: MusicKind) -> Vec<&str> {
+    pub fn files_of(&self, kind: Modality) -> Vec<&str> {
         self.filepaths
             .iter()
             .map(String::as_str)
-            .filter(|p| music_kind(p) == Some(kind))
+            .filter(|p| music_modality(p) == Some(kind))
             .collect()
     }
 }
@@ -440,7 +453,7 @@ pub struct Screened {
 /// one file of that modality) from the others, which are reported rather than failing the
 /// run. Whether the files themselves are readable is only known when they are loaded
 /// ([`MusicStore`](super::MusicStore) counts those failures).
-pub fn screen(records: Vec<Record>, kind: MusicKind) -> Screened {
+pub fn screen(records: Vec<Record>, kind: Modality) -> Screened {
     let mut out = Screened::default();
     for r in records {
         let reason = if !r.has_text() {

@@ -1,4 +1,4 @@
-//! Train/evaluation split, per-item random generators and epoch orders.
+//! Train/evaluation split and epoch orders.
 
 use super::Rng;
 
@@ -50,26 +50,10 @@ pub fn split<T>(items: Vec<T>, share: f64, rng: &mut Rng) -> (Vec<T>, Vec<T>) {
     (train, eval)
 }
 
-/// The splitmix64 finaliser: a bijective mix of 64 bits.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// The generator for item `index` of epoch `epoch` of a run seeded with `seed`: samples
-/// depend only on these three numbers, not on batch composition or thread scheduling, and
-/// a resumed run reproduces them.
-pub fn item_rng(seed: u64, epoch: u64, index: u64) -> Rng {
-    Rng::new(mix(mix(mix(seed) ^ epoch) ^ index))
-}
-
 /// The order in which epoch `epoch` visits `n` items (the reference's `DistributedSampler`
 /// reshuffles with seed + epoch): a permutation of `0..n` determined by `seed` and `epoch`.
 pub fn epoch_order(n: usize, seed: u64, epoch: u64) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
-    let mut rng = Rng::new(mix(mix(seed ^ 0x5EED_0F0E_70C4_0000) ^ epoch));
-    rng.shuffle(&mut order);
+    Rng::new(seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15)).shuffle(&mut order);
     order
 }

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use clamp3_util::Rng;
+
 /// One tune of a multi-tune `.abc` file, as found in the corpus.
 #[derive(Debug, Clone)]
 pub(crate) struct Tune {
@@ -119,38 +121,6 @@ pub(crate) fn collection_tunes(
     Ok(tunes)
 }
 
-/// SplitMix64: a tiny, well-known generator; the selection order must be the same on every
-/// platform and release, so it is written out here rather than taken from a crate whose
-/// algorithm may change between versions.
-pub(crate) struct SplitMix64(u64);
-
-impl SplitMix64 {
-    /// A generator for `seed`.
-    pub fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A uniform integer in `0..n` (`n > 0`), by rejection (no modulo bias).
-    pub fn below(&mut self, n: u64) -> u64 {
-        let zone = u64::MAX - (u64::MAX % n);
-        loop {
-            let r = self.next_u64();
-            if r < zone {
-                return r % n;
-            }
-        }
-    }
-}
-
 /// FNV-1a of a string: mixes the collection name into the seed, so that each collection gets
 /// its own order and adding a collection does not reshuffle the others.
 pub(crate) fn fnv1a(s: &str) -> u64 {
@@ -162,12 +132,10 @@ pub(crate) fn fnv1a(s: &str) -> u64 {
     h
 }
 
-/// Fisher–Yates shuffle driven by [`SplitMix64`].
-pub(crate) fn shuffle<T>(items: &mut [T], rng: &mut SplitMix64) {
-    for i in (1..items.len()).rev() {
-        let j = rng.below(i as u64 + 1) as usize;
-        items.swap(i, j);
-    }
+/// Fisher–Yates shuffle by rejection sampling (no modulo bias), so the selection order is the
+/// same on every platform and release.
+pub(crate) fn shuffle<T>(items: &mut [T], rng: &mut Rng) {
+    rng.shuffle_unbiased(items);
 }
 
 /// The candidate order: each collection's tunes shuffled with `seed ^ fnv1a(name)`, then
@@ -179,7 +147,7 @@ pub(crate) fn candidate_order(mut per_collection: Vec<Vec<Tune>>, seed: u64) -> 
             .first()
             .map(|t| t.collection.clone())
             .unwrap_or_default();
-        let mut rng = SplitMix64::new(seed ^ fnv1a(&name));
+        let mut rng = Rng::new(seed ^ fnv1a(&name));
         shuffle(tunes, &mut rng);
     }
     let total: usize = per_collection.iter().map(Vec::len).sum();
@@ -271,14 +239,14 @@ mod tests {
     fn shuffle_is_a_permutation_and_depends_on_the_seed() {
         let mut a: Vec<u32> = (0..100).collect();
         let mut b = a.clone();
-        shuffle(&mut a, &mut SplitMix64::new(1));
-        shuffle(&mut b, &mut SplitMix64::new(2));
+        shuffle(&mut a, &mut Rng::new(1));
+        shuffle(&mut b, &mut Rng::new(2));
         assert_ne!(a, b);
         let mut s = a.clone();
         s.sort_unstable();
         assert_eq!(s, (0..100).collect::<Vec<_>>());
         let mut c: Vec<u32> = (0..100).collect();
-        shuffle(&mut c, &mut SplitMix64::new(1));
+        shuffle(&mut c, &mut Rng::new(1));
         assert_eq!(a, c);
     }
 

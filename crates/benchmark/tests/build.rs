@@ -1,4 +1,4 @@
-//! The local benchmark builder (`clamp3::benchmark`) on a real slice of the music21 corpus.
+//! The local benchmark builder (`clamp3-benchmark`) on a real slice of the music21 corpus.
 //!
 //! Needs the corpus at `testdata/music21/corpus` (`scripts/benchmark/fetch_corpus.sh`) and
 //! the Debian packages `abcmidi`, `fluidsynth` and `timgm6mb-soundfont`.
@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use clamp3::benchmark::{self, BenchmarkError, BuildOptions, Record};
+use clamp3_benchmark::{self as benchmark, BenchmarkError, BuildOptions, Record};
 
 fn corpus() -> PathBuf {
     let c = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/music21/corpus");

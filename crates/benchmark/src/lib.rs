@@ -66,7 +66,7 @@
 //! alongside the English glosses. No fact is invented; the glossaries are fixed tables.
 //!
 //! **Re-running** the build with the same options gives the same files: every file is
-//! written atomically ([`crate::output::write_atomic`]) and only when its content changed;
+//! written atomically ([`clamp3_util::fs::write_atomic`]) and only when its content changed;
 //! an existing WAV is kept when it is a complete WAV at the requested rate, its MIDI file is
 //! unchanged, and the previous build (its `manifest.json`) used the same soundfont and rate.
 //! With [`BuildOptions::prune`], files of a previous build (a folder with `manifest.json`)
@@ -694,7 +694,7 @@ fn write_if_changed(path: &Path, bytes: &[u8], stats: &WriteStats) -> Result<(),
         stats.unchanged.fetch_add(1, Ordering::Relaxed);
         return Ok(());
     }
-    crate::output::write_atomic(path, bytes).map_err(io_err(path))?;
+    clamp3_util::fs::write_atomic(path, bytes).map_err(io_err(path))?;
     stats.written.fetch_add(1, Ordering::Relaxed);
     Ok(())
 }
@@ -716,22 +716,23 @@ fn finish(
         if reuse_audio && unchanged_midi && tools::wav_is_complete(&wav, opts.sample_rate) {
             stats.reused.fetch_add(1, Ordering::Relaxed);
         } else {
-            let dir = out.join("audio");
-            let tmp = tempfile::Builder::new()
-                .prefix(".clamp3-")
-                .suffix(".wav")
-                .tempfile_in(&dir)
-                .map_err(io_err(&dir))?
-                .into_temp_path();
             let soundfont = opts.soundfont_path();
-            match tools::fluidsynth(
-                &opts.fluidsynth,
-                &soundfont,
-                opts.sample_rate,
-                &item.midi,
-                &tmp,
-            ) {
-                Ok(()) => {}
+            let mut rendered = Ok(());
+            let written = clamp3_util::fs::write_atomic_via_path(&wav, |tmp| {
+                rendered = tools::fluidsynth(
+                    &opts.fluidsynth,
+                    &soundfont,
+                    opts.sample_rate,
+                    &item.midi,
+                    tmp,
+                );
+                rendered
+                    .as_ref()
+                    .map_err(|_| std::io::Error::other("fluidsynth failed"))
+                    .map(|_| ())
+            });
+            match rendered {
+                Ok(()) => written.map_err(io_err(&wav))?,
                 Err(ToolFailure::Spawn(e)) => {
                     return Err(tool_missing(
                         "fluidsynth",
@@ -742,17 +743,6 @@ fn finish(
                 }
                 Err(e) => return Ok(Err(Failure::new(FailureCause::Audio, e.to_string()))),
             }
-            // the temporary file is private (0600); a benchmark file is an ordinary one
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644))
-                    .map_err(io_err(&tmp))?;
-            }
-            tmp.persist(&wav).map_err(|e| BenchmarkError::Io {
-                path: wav.clone(),
-                source: e.error,
-            })?;
             stats.rendered.fetch_add(1, Ordering::Relaxed);
         }
     }

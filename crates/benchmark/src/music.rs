@@ -571,29 +571,29 @@ mod tests {
     /// normalisation is idempotent.
     #[test]
     fn random_text_never_panics() {
-        use crate::benchmark::corpus::SplitMix64;
+        use clamp3_util::Rng;
         const PIECES: &[&str] = &[
             "|", ":", "[", "]", "\"", "%", "\\", " ", "\n", "\r\n", "K:", "V:", "V:1", "X:", "N:",
             "w:", "abc", "A2", "1", "2", ",", "-", "ä", "中", "(", ")", "?", "!", "::", ":|", "|:",
             "[|]", "[1", "\t",
         ];
-        let mut rng = SplitMix64::new(42);
+        let mut rng = Rng::new(42);
         for _ in 0..20_000 {
-            let n = rng.below(40) as usize;
+            let n = rng.below_unbiased(40) as usize;
             let text: String = (0..n)
-                .map(|_| PIECES[rng.below(PIECES.len() as u64) as usize])
+                .map(|_| PIECES[rng.below_unbiased(PIECES.len() as u64) as usize])
                 .collect();
             let sheet = prepare_sheet(&text);
             assert!(sheet.is_empty() || sheet.ends_with('\n'), "{text:?}");
             let once = normalize_barlines(&text);
             assert_eq!(normalize_barlines(&once), once, "{text:?}");
             let _ = clamp3_formats::interleave::interleave_abc(&sheet);
-            let fields = crate::benchmark::corpus::Fields::parse(&text);
-            let facts = crate::benchmark::text::Facts::from_fields(
+            let fields = crate::corpus::Fields::parse(&text);
+            let facts = crate::text::Facts::from_fields(
                 &fields,
                 "essenFolksong",
                 "x.abc",
-                crate::benchmark::text::MusicFacts::default(),
+                crate::text::MusicFacts::default(),
             );
             for t in [
                 facts.background(),

@@ -1,0 +1,224 @@
+//! `clamp3 index add | prune | info` and `clamp3 search`: a collection in a persistent index.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clamp3::library::{query_input, SearchMode, SearchOptions, SearchResults};
+use clamp3::walk::collect;
+use clamp3::{EmbedOptions, Embedder, Input, InputKind, Library, Modality};
+use clamp3_index::AnnParams;
+
+use crate::report::Failures;
+use crate::Ctx;
+
+/// A persistent, incremental index of a music collection.
+#[derive(Debug, clap::Subcommand)]
+pub enum IndexCommand {
+    /// Embed and store new or changed files (by content hash); unchanged files are skipped.
+    Add(AddArgs),
+    /// Drop the entries of files that no longer exist.
+    Prune(IndexDirArgs),
+    /// Show what an index holds.
+    Info(IndexDirArgs),
+}
+
+/// Arguments of `clamp3 index add`.
+#[derive(Debug, clap::Args)]
+pub struct AddArgs {
+    /// Index directory (created if needed).
+    #[arg(long)]
+    pub index: PathBuf,
+    /// Model directory, weights file, or saas / c2.
+    #[arg(long)]
+    pub model: String,
+    /// MERT model directory, for audio files.
+    #[arg(long)]
+    pub mert: Option<PathBuf>,
+    /// Files embedded and stored per committed transaction.
+    #[arg(long = "commit-every", alias = "batch", default_value_t = 32)]
+    pub commit_every: usize,
+    /// Segments per encoder forward pass.
+    #[arg(long, default_value_t = 8)]
+    pub batch_segments: usize,
+    /// Exit with status 1 if any input failed.
+    #[arg(long)]
+    pub strict: bool,
+    /// Files or folders (walked recursively).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+}
+
+/// An index directory.
+#[derive(Debug, clap::Args)]
+pub struct IndexDirArgs {
+    /// Index directory.
+    #[arg(long)]
+    pub index: PathBuf,
+}
+
+/// Arguments of `clamp3 search`.
+#[derive(Debug, clap::Args)]
+pub struct SearchArgs {
+    /// Index directory.
+    #[arg(long)]
+    pub index: PathBuf,
+    /// Model (default: the one the index was built with).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// MERT model directory, for audio queries.
+    #[arg(long)]
+    pub mert: Option<PathBuf>,
+    /// Only results of this modality: text, symbolic or audio.
+    #[arg(long)]
+    pub modality: Option<Modality>,
+    /// Number of results.
+    #[arg(short = 'k', long = "top", default_value_t = 10)]
+    pub k: usize,
+    /// Approximate (HNSW) search, for large indexes.
+    #[arg(long)]
+    pub approx: bool,
+    /// HNSW search breadth (higher: better recall, slower).
+    #[arg(long)]
+    pub ef: Option<usize>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// The query: a file path, else the text itself.
+    pub query: String,
+}
+
+/// Runs an `index` subcommand.
+pub fn run(ctx: &Ctx, c: &IndexCommand) -> Result<bool> {
+    match c {
+        IndexCommand::Add(a) => add(ctx, a),
+        IndexCommand::Prune(a) => prune(&a.index).map(|()| true),
+        IndexCommand::Info(a) => info(&a.index).map(|()| true),
+    }
+}
+
+/// `clamp3 index add`.
+fn add(ctx: &Ctx, a: &AddArgs) -> Result<bool> {
+    let (files, walk_errors) = collect(&a.paths, |p| InputKind::of(p).is_some(), "npy");
+    let mut failures = Failures::new();
+    for e in &walk_errors {
+        failures.push(format!("{}: {}", e.path.display(), e.msg));
+    }
+    let mut kinds: Vec<InputKind> = files
+        .iter()
+        .filter_map(|f| InputKind::of(&f.path))
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    let files: Vec<PathBuf> = files.into_iter().map(|f| f.path).collect();
+    if files.is_empty() && failures.is_empty() {
+        bail!("no input files found");
+    }
+    let model = clamp3::hub::resolve_model(&a.model)?;
+    let embedder = Embedder::for_kinds(&model, &kinds, a.mert.as_deref(), &ctx.device)?;
+    let library = Library::open_for(&a.index, &embedder)?;
+    let opts = EmbedOptions {
+        max_batch: a.batch_segments.max(1),
+        ..EmbedOptions::default()
+    };
+    let bar = crate::progress::files_bar(files.len());
+    let report = library.add_files(&embedder, &files, a.commit_every.max(1), &opts, |n| {
+        bar.inc(n as u64)
+    })?;
+    bar.finish_and_clear();
+    for e in report.failed {
+        failures.push_error(e);
+    }
+    failures.print(&format!(
+        "index {}: {} added, {} updated, {} unchanged; {} items in all",
+        a.index.display(),
+        report.added,
+        report.updated,
+        report.unchanged,
+        library.len()?
+    ));
+    Ok(failures.ok(a.strict))
+}
+
+/// `clamp3 index prune`: drop entries whose file is gone.
+fn prune(dir: &Path) -> Result<()> {
+    let library = Library::open(dir)?;
+    let n = library.prune(|p| Path::new(p).exists())?;
+    eprintln!(
+        "removed {n} entr{} of missing files; {} items remain",
+        if n == 1 { "y" } else { "ies" },
+        library.len()?
+    );
+    Ok(())
+}
+
+/// `clamp3 index info`.
+fn info(dir: &Path) -> Result<()> {
+    let library = Library::open(dir)?;
+    println!("index:     {}", dir.display());
+    println!("model id:  {}", library.meta().model_id);
+    if let Some(p) = library.model_path()? {
+        println!("model:     {}", p.display());
+    }
+    println!("dimension: {}", library.meta().dim);
+    println!("items:     {}", library.len()?);
+    for (m, n) in library.count_by_modality()? {
+        println!("  {m}: {n}");
+    }
+    println!("integrity: {}", library.integrity_check()?);
+    Ok(())
+}
+
+/// `clamp3 search`.
+pub fn search(ctx: &Ctx, a: &SearchArgs) -> Result<()> {
+    let library = Library::open(&a.index)?;
+    let model = match &a.model {
+        Some(m) => clamp3::hub::resolve_model(m)?,
+        None => library
+            .model_path()?
+            .context("the index does not record its model: pass --model")?,
+    };
+    let query = query_input(&a.query);
+    let kind = match &query {
+        Input::Path(p) => {
+            InputKind::of(p).with_context(|| format!("{}: unsupported query file", p.display()))?
+        }
+        _ => InputKind::Text,
+    };
+    let embedder = Embedder::for_kinds(&model, &[kind], a.mert.as_deref(), &ctx.device)?;
+    library.check_model(&embedder)?;
+    let q = embedder.embed_one(&query)?;
+    let mode = if a.approx {
+        let mut p = AnnParams::default();
+        if let Some(ef) = a.ef {
+            p.expansion_search = ef;
+        }
+        SearchMode::Approximate(p)
+    } else {
+        SearchMode::Exact
+    };
+    let found = library.search(
+        &q,
+        &SearchOptions {
+            k: a.k,
+            modality: a.modality,
+            mode,
+        },
+    )?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string(&SearchResults::new(&a.query, &found))?
+        );
+    } else {
+        for (i, f) in found.iter().enumerate() {
+            println!(
+                "{:>3}  {:.4}  {:<8}  {}",
+                i + 1,
+                f.score,
+                f.item.modality,
+                f.item.path
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,98 @@
+//! `clamp3 convert-weights`, `download` and `info`: model files.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+
+/// Arguments of `clamp3 convert-weights`.
+#[derive(Debug, clap::Args)]
+pub struct ConvertWeightsArgs {
+    /// The .pth (or any supported weights file) to read.
+    pub input: PathBuf,
+    /// The .safetensors file to write.
+    pub output: PathBuf,
+}
+
+/// Arguments of `clamp3 download`.
+#[derive(Debug, clap::Args)]
+pub struct DownloadArgs {
+    /// saas (best for audio, default), c2 (best for symbolic music), or mert (MERT-v1-95M,
+    /// needed for audio files; CC BY-NC 4.0).
+    #[arg(default_value = "saas")]
+    pub variant: String,
+    /// Download again even if the files are present.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Arguments of `clamp3 info`.
+#[derive(Debug, clap::Args)]
+pub struct InfoArgs {
+    /// Model directory, weights file, or `saas` / `c2`.
+    #[arg(long)]
+    pub model: String,
+}
+
+/// `clamp3 convert-weights`.
+pub fn convert_weights(a: &ConvertWeightsArgs) -> Result<()> {
+    let w = clamp3_model::Weights::open(&a.input)?;
+    w.save_safetensors(&a.output)?;
+    eprintln!("wrote {} tensors to {}", w.len(), a.output.display());
+    Ok(())
+}
+
+/// `clamp3 download`.
+pub fn download(a: &DownloadArgs) -> Result<()> {
+    let (dir, files, what) = if a.variant.eq_ignore_ascii_case("mert") {
+        eprintln!("note: the MERT-v1-95M weights are licensed CC BY-NC 4.0 (non-commercial use)");
+        (clamp3::hub::mert_dir(), clamp3::hub::mert_files(), "mert")
+    } else {
+        let v = clamp3::hub::Variant::parse(&a.variant)
+            .with_context(|| format!("unknown variant `{}` (saas, c2 or mert)", a.variant))?;
+        (clamp3::hub::variant_dir(v), v.files(), v.name())
+    };
+    for (url, name) in files {
+        let dest = dir.join(&name);
+        if dest.is_file() && !a.force {
+            eprintln!(
+                "{} is present (use --force to fetch it again)",
+                dest.display()
+            );
+            continue;
+        }
+        let mut bar = crate::progress::DownloadBar::default();
+        let sum = clamp3::hub::download(&url, &dest, &mut bar)?;
+        clamp3::output::write_atomic(
+            &dest.with_extension("checksum"),
+            format!("{sum}  {name}\n").as_bytes(),
+        )
+        .with_context(|| format!("writing checksum next to {}", dest.display()))?;
+        eprintln!("{} verified ({sum})", dest.display());
+    }
+    eprintln!("`{what}` is ready in {}", dir.display());
+    Ok(())
+}
+
+/// `clamp3 info`.
+pub fn info(a: &InfoArgs) -> Result<()> {
+    let path = clamp3::hub::resolve_model(&a.model)?;
+    let files = clamp3_model::ModelFiles::locate(&path)?;
+    println!("weights:   {}", files.weights.display());
+    println!(
+        "tokenizer: {}",
+        files
+            .tokenizer
+            .as_ref()
+            .map_or("(none)".into(), |p| p.display().to_string())
+    );
+    println!(
+        "config:    {}",
+        serde_json::to_string_pretty(&files.config)?
+    );
+    let w = clamp3_model::Weights::open(&files.weights)?;
+    println!("tensors:   {}", w.len());
+    for (k, v) in w.checkpoint_info() {
+        println!("{k}: {v}");
+    }
+    Ok(())
+}
