@@ -376,19 +376,22 @@ impl Weights {
                 },
             ));
         }
-        let dir = out
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-        safetensors::serialize_to_file(views, None, tmp.path()).map_err(|e| {
-            WeightsError::Invalid {
+        let mut failed = None;
+        let written = clamp3_util::fs::write_atomic_via_path(out, |tmp| {
+            safetensors::serialize_to_file(views, None, tmp).map_err(|e| {
+                let msg = format!("cannot write safetensors: {e}");
+                failed = Some(msg.clone());
+                std::io::Error::other(msg)
+            })
+        });
+        match (written, failed) {
+            (Ok(()), _) => Ok(()),
+            (Err(_), Some(msg)) => Err(WeightsError::Invalid {
                 path: out.to_path_buf(),
-                msg: format!("cannot write safetensors: {e}"),
-            }
-        })?;
-        tmp.persist(out).map_err(|e| io(e.error))?;
-        Ok(())
+                msg,
+            }),
+            (Err(e), None) => Err(io(e)),
+        }
     }
 }
 

@@ -5,7 +5,6 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use clamp3_formats::patch::Patchilizer;
@@ -263,9 +262,6 @@ impl fmt::Debug for MusicStore {
     }
 }
 
-/// Distinguishes temporary cache files of concurrent writers.
-static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
 impl MusicStore {
     /// A store resolving paths against `root`, with the default memory budget, no cache
     /// directory and features of the release model's width (768).
@@ -454,13 +450,7 @@ impl MusicStore {
         }
         self.lock().stats.conversions += 1;
         let text = convert()?;
-        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let tmp = sub.join(format!("{key}.{}.{n}.tmp", std::process::id()));
-        let written = std::fs::create_dir_all(&sub)
-            .and_then(|()| std::fs::write(&tmp, text.as_bytes()))
-            .and_then(|()| std::fs::rename(&tmp, &file));
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
+        if clamp3_util::fs::write_atomic(&file, text.as_bytes()).is_err() {
             self.lock().stats.cache_write_errors += 1;
         }
         Ok(text)
