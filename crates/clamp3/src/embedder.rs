@@ -157,6 +157,15 @@ impl From<PrepareError> for Cause {
     }
 }
 
+/// A model part that could not be loaded, and the input kinds that need it.
+#[derive(Debug)]
+pub struct MissingPart {
+    /// The kinds that cannot be embedded without it.
+    pub kinds: Vec<InputKind>,
+    /// Why it is missing.
+    pub error: Error,
+}
+
 /// A loaded model with everything needed to prepare its inputs.
 #[derive(Debug)]
 pub struct Embedder {
@@ -165,31 +174,62 @@ pub struct Embedder {
     mert: Option<FeatureExtractor>,
     files: Option<ModelFiles>,
     model_id: String,
+    /// The id this model had before ids came from the weights (name, size and first and last
+    /// MiB of the weights file), so that indexes built then are still recognised.
+    legacy_model_id: Option<String>,
 }
 
 impl Embedder {
     /// Loads the model at `model` (a directory or a weights file) with the encoders of
     /// `modalities` only (all three when empty).
     pub fn load(model: &Path, modalities: &[Modality], device: &Device) -> Result<Self, Error> {
+        let (e, missing) = Self::load_parts(model, modalities, device)?;
+        match missing.into_iter().next() {
+            Some(m) => Err(m.error),
+            None => Ok(e),
+        }
+    }
+
+    /// Like [`Embedder::load`], but a missing tokenizer is reported rather than fatal.
+    fn load_parts(
+        model: &Path,
+        modalities: &[Modality],
+        device: &Device,
+    ) -> Result<(Self, Vec<MissingPart>), Error> {
         let files = ModelFiles::locate(model)?;
         let parts = if modalities.is_empty() {
             Parts::ALL
         } else {
             Parts::of(modalities.iter().copied())
         };
+        let mut missing = Vec::new();
         let tokenizer = if parts.text {
-            let path = files.tokenizer.clone().ok_or_else(|| Error::NoTokenizer {
-                dir: files.dir.clone(),
-            })?;
-            Some(TextTokenizer::from_file(&path)?)
+            match &files.tokenizer {
+                Some(path) => Some(TextTokenizer::from_file(path)?),
+                None => {
+                    missing.push(MissingPart {
+                        kinds: vec![InputKind::Text],
+                        error: Error::NoTokenizer {
+                            dir: files.dir.clone(),
+                        },
+                    });
+                    None
+                }
+            }
         } else {
             None
         };
-        let model = files.load(parts, device)?;
+        let weights =
+            clamp3_model::Weights::open(&files.weights).map_err(clamp3_model::ModelError::from)?;
+        let fingerprint = weights
+            .fingerprint()
+            .map_err(clamp3_model::ModelError::from)?;
+        let model = clamp3_model::load::load_model(&files.config, weights, parts, device)?;
         let mut e = Self::from_parts(model, tokenizer)?;
-        e.model_id = model_id(&files.config, Some(&files.weights));
+        e.model_id = model_id(&files.config, Some(&fingerprint));
+        e.legacy_model_id = Some(legacy_model_id(&files.config, &files.weights));
         e.files = Some(files);
-        Ok(e)
+        Ok((e, missing))
     }
 
     /// Loads the model with the encoders that inputs of `kinds` need, and MERT when they
@@ -200,15 +240,36 @@ impl Embedder {
         mert: Option<&Path>,
         device: &Device,
     ) -> Result<Self, Error> {
+        let (e, missing) = Self::for_kinds_partial(model, kinds, mert, device)?;
+        match missing.into_iter().next() {
+            Some(m) => Err(m.error),
+            None => Ok(e),
+        }
+    }
+
+    /// [`Embedder::for_kinds`] for a batch job: the parts that some kinds need but that cannot
+    /// be found (the tokenizer for text, MERT for recordings) are returned rather than fatal,
+    /// so that only the inputs needing them fail ([`Embedder::check_kind`] says why).
+    pub fn for_kinds_partial(
+        model: &Path,
+        kinds: &[InputKind],
+        mert: Option<&Path>,
+        device: &Device,
+    ) -> Result<(Self, Vec<MissingPart>), Error> {
         let mut modalities: Vec<Modality> = kinds.iter().map(|k| k.modality()).collect();
         modalities.sort();
         modalities.dedup();
-        let mut e = Self::load(model, &modalities, device)?;
+        let (mut e, mut missing) = Self::load_parts(model, &modalities, device)?;
         if kinds.iter().any(|k| k.needs_mert()) {
-            let dir = crate::hub::locate_mert(mert, e.files.as_ref().map(|f| f.dir.as_path()))?;
-            e.attach_mert(&dir, device)?;
+            match crate::hub::locate_mert(mert, e.files.as_ref().map(|f| f.dir.as_path())) {
+                Ok(dir) => e.attach_mert(&dir, device)?,
+                Err(error) => missing.push(MissingPart {
+                    kinds: kinds.iter().copied().filter(|k| k.needs_mert()).collect(),
+                    error,
+                }),
+            }
         }
-        Ok(e)
+        Ok((e, missing))
     }
 
     /// Wraps an already built model (e.g. with synthetic weights).
@@ -225,6 +286,7 @@ impl Embedder {
             model,
             preparer,
             model_id: id,
+            legacy_model_id: None,
             files: None,
             mert: None,
         })
@@ -268,6 +330,11 @@ impl Embedder {
     /// makes: vectors of different ids are not comparable.
     pub fn model_id(&self) -> &str {
         &self.model_id
+    }
+
+    /// The id indexes built before model ids came from the weights recorded for this model.
+    pub fn legacy_model_id(&self) -> Option<&str> {
+        self.legacy_model_id.as_deref()
     }
 
     /// Overrides the model id (e.g. for models built in memory).
@@ -475,32 +542,53 @@ impl Embedder {
     }
 }
 
-/// A short identity of a model: SHA-256 over its configuration and, for weights on disk, the
-/// file's name, size and first and last MiB (cheap, yet changes with any other checkpoint).
-pub fn model_id(config: &clamp3_model::Clamp3Config, weights: Option<&Path>) -> String {
+/// A short identity of a model, `weights:<hex>`: SHA-256 over its configuration and the
+/// fingerprint of its weights ([`clamp3_model::Weights::fingerprint`]), so the id comes from the
+/// weights themselves, not from the file they are stored in (a converted checkpoint keeps it);
+/// `memory:<hex>` over the configuration alone for models built in memory.
+pub fn model_id(config: &clamp3_model::Clamp3Config, fingerprint: Option<&str>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(serde_json::to_string(config).unwrap_or_default().as_bytes());
+    let kind = match fingerprint {
+        Some(f) => {
+            h.update(f.as_bytes());
+            "weights"
+        }
+        None => "memory",
+    };
+    let hex: String = h
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{kind}:{hex}")
+}
+
+/// The model id of earlier versions, `file:<hex>`: SHA-256 over the configuration and the weights
+/// file's name, size and first and last MiB. Only used to recognise indexes built with it.
+pub fn legacy_model_id(config: &clamp3_model::Clamp3Config, weights: &Path) -> String {
     use sha2::{Digest, Sha256};
     use std::io::{Read, Seek, SeekFrom};
     let mut h = Sha256::new();
     h.update(serde_json::to_string(config).unwrap_or_default().as_bytes());
-    let mut kind = "memory";
-    if let Some(w) = weights {
-        kind = "file";
-        h.update(
-            w.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-                .as_bytes(),
-        );
-        if let Ok(mut f) = std::fs::File::open(w) {
-            let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-            h.update(len.to_le_bytes());
-            let mut buf = vec![0u8; 1 << 20];
+    h.update(
+        weights
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+            .as_bytes(),
+    );
+    if let Ok(mut f) = std::fs::File::open(weights) {
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        h.update(len.to_le_bytes());
+        let mut buf = vec![0u8; 1 << 20];
+        let n = f.read(&mut buf).unwrap_or(0);
+        h.update(&buf[..n]);
+        if len > (2 << 20) && f.seek(SeekFrom::End(-(1 << 20))).is_ok() {
             let n = f.read(&mut buf).unwrap_or(0);
             h.update(&buf[..n]);
-            if len > (2 << 20) && f.seek(SeekFrom::End(-(1 << 20))).is_ok() {
-                let n = f.read(&mut buf).unwrap_or(0);
-                h.update(&buf[..n]);
-            }
         }
     }
     let hex: String = h
@@ -509,5 +597,5 @@ pub fn model_id(config: &clamp3_model::Clamp3Config, weights: Option<&Path>) -> 
         .take(8)
         .map(|b| format!("{b:02x}"))
         .collect();
-    format!("{kind}:{hex}")
+    format!("file:{hex}")
 }

@@ -165,7 +165,7 @@ pub fn locate_mert(
 #[derive(Debug, thiserror::Error)]
 pub enum DownloadError {
     /// The server could not be reached or answered with an error.
-    #[error("cannot download {url}: {msg}\nDownload it by hand (e.g. in a browser) and put it at {}", dest.display())]
+    #[error("cannot download {url} to {}: {msg}", dest.display())]
     Network {
         /// What was fetched.
         url: String,
@@ -253,7 +253,17 @@ pub fn download(
     if let Some(dir) = dest.parent() {
         std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     }
-    let part = dest.with_extension("part");
+    let dir = dest
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    clamp3_util::fs::sweep_stale_temps(dir);
+    let guard = clamp3_util::fs::TempGuard::new(dir.join(format!(
+        "{}{name}.part{}",
+        clamp3_util::fs::temp_prefix(),
+        clamp3_util::fs::TEMP_SUFFIX
+    )));
+    let part = guard.path().to_path_buf();
     let mut file = std::fs::File::create(&part).map_err(|e| io(&part, e))?;
     let mut reader = resp.body_mut().as_reader();
     let mut sha256 = Sha256::new();
@@ -282,7 +292,6 @@ pub fn download(
         hex(&sha256.finalize())
     };
     if got != expected {
-        let _ = std::fs::remove_file(&part);
         return Err(DownloadError::Checksum {
             url: url.to_string(),
             expected,
@@ -290,6 +299,7 @@ pub fn download(
         });
     }
     std::fs::rename(&part, dest).map_err(|e| io(dest, e))?;
+    guard.keep();
     Ok(got)
 }
 
@@ -370,7 +380,11 @@ mod tests {
         let url = serve(body, "0".repeat(64), 1);
         let err = download(&url, &other, &mut Count(0)).unwrap_err();
         assert!(matches!(err, DownloadError::Checksum { .. }), "{err}");
-        assert!(!other.exists() && !other.with_extension("part").exists());
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(!other.exists() && left.len() == 1, "{left:?}");
     }
 
     #[test]
@@ -385,7 +399,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(t.elapsed() < Duration::from_secs(15));
-        assert!(err.contains("by hand") && err.contains("x.pth"), "{err}");
+        assert!(
+            err.contains("x.pth") && err.contains("cannot download"),
+            "{err}"
+        );
     }
 
     #[test]

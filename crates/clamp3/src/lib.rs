@@ -44,7 +44,7 @@ pub use clamp3_input::{
     Input, InputCause, InputError, InputKind, InputRef, Prepared, TextTokenizer,
 };
 pub use clamp3_model::{Clamp3Config, Modality, Sequence};
-pub use embedder::{Cause, EmbedOptions, Embedder, Embedding, EmbeddingRecord};
+pub use embedder::{Cause, EmbedOptions, Embedder, Embedding, EmbeddingRecord, MissingPart};
 pub use error::{EmbedError, Error, Fault, SystemCause};
 pub use library::{Found, Library, SearchMode, SearchOptions, SearchResults};
 

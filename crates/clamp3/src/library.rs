@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
-use clamp3_index::{AnnParams, AnnSearcher, ExactSearcher, Index, IndexMeta, Item, NewItem};
+use clamp3_index::{
+    AnnParams, AnnSearcher, ExactSearcher, Index, IndexMeta, Item, NewItem, Upserted,
+};
 use clamp3_input::{Input, InputCause, InputKind, InputRef};
 use clamp3_model::Modality;
 use serde::Serialize;
@@ -38,6 +40,46 @@ pub fn file_hash(path: &Path) -> std::io::Result<String> {
         h.update(&buf[..n]);
     }
     Ok(hex(&h.finalize()))
+}
+
+/// The key of a file in the index: its absolute path, or, for a path that is not valid UTF-8,
+/// `raw:` and the hex of its bytes (so that the key names exactly that file, and
+/// [`Library::prune_missing`] never drops a file that exists).
+pub fn item_key(path: &Path) -> String {
+    match path.to_str() {
+        Some(s) => s.to_string(),
+        None => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::ffi::OsStrExt;
+                format!("raw:{}", hex(path.as_os_str().as_bytes()))
+            }
+            #[cfg(not(unix))]
+            {
+                path.to_string_lossy().into_owned()
+            }
+        }
+    }
+}
+
+/// The file a key made by [`item_key`] names; `None` for keys that are not file paths (an
+/// upload's id).
+pub fn key_path(key: &str) -> Option<PathBuf> {
+    if let Some(h) = key.strip_prefix("raw:") {
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let bytes: Option<Vec<u8>> = (0..h.len())
+                .step_by(2)
+                .map(|i| h.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
+                .collect();
+            return bytes.map(|b| PathBuf::from(std::ffi::OsStr::from_bytes(&b)));
+        }
+        #[cfg(not(unix))]
+        return None;
+    }
+    let p = PathBuf::from(key);
+    p.is_absolute().then_some(p)
 }
 
 /// Outcome of adding files to a library.
@@ -186,7 +228,18 @@ impl Library {
     /// where the model lives (absolute path) so that later searches can load it from anywhere.
     /// Fails if the index holds another model's vectors.
     pub fn open_for(dir: &Path, embedder: &Embedder) -> Result<Self, Error> {
-        let index = Index::open_or_create(dir, &Self::meta_of(embedder))?;
+        let meta = Self::meta_of(embedder);
+        let index = match Index::open_or_create(dir, &meta) {
+            // Built with this model's id of earlier versions: the same vectors, migrate the id.
+            Err(clamp3_index::IndexError::ModelMismatch { index, .. })
+                if Some(index.as_str()) == embedder.legacy_model_id() =>
+            {
+                let mut i = Index::open(dir)?;
+                i.set_model_id(&meta.model_id)?;
+                i
+            }
+            r => r?,
+        };
         if let Some(files) = embedder.files() {
             let abs = std::fs::canonicalize(&files.weights).unwrap_or(files.weights.clone());
             index.set_setting(MODEL_SETTING, &abs.to_string_lossy())?;
@@ -217,9 +270,14 @@ impl Library {
         &self.meta
     }
 
-    /// Whether `embedder` makes vectors comparable with the stored ones (same model id).
+    /// Whether `embedder` makes vectors comparable with the stored ones (same model id, or the
+    /// id earlier versions gave the same model).
     pub fn check_model(&self, embedder: &Embedder) -> Result<(), Error> {
-        Ok(self.meta.accepts(&Self::meta_of(embedder))?)
+        let mut given = Self::meta_of(embedder);
+        if Some(self.meta.model_id.as_str()) == embedder.legacy_model_id() {
+            given.model_id = self.meta.model_id.clone();
+        }
+        Ok(self.meta.accepts(&given)?)
     }
 
     /// The model the index was built with, as recorded when files were added.
@@ -250,8 +308,9 @@ impl Library {
         Ok(self.lock().integrity_check()?)
     }
 
-    /// Stores `items` in one transaction (replacing items with the same path).
-    pub fn upsert(&self, items: &[NewItem]) -> Result<(), Error> {
+    /// Stores `items` in one transaction (replacing items with the same key whose content
+    /// changed); returns what it changed.
+    pub fn upsert(&self, items: &[NewItem]) -> Result<Upserted, Error> {
         Ok(self.lock().upsert(items)?)
     }
 
@@ -263,6 +322,12 @@ impl Library {
     /// Removes the items whose key `keep` rejects; returns how many were removed.
     pub fn prune(&self, keep: impl Fn(&str) -> bool) -> Result<usize, Error> {
         Ok(self.lock().prune(keep)?)
+    }
+
+    /// Removes the items of files that no longer exist (keys made by [`item_key`]; other keys,
+    /// such as uploads' ids, are kept); returns how many were removed.
+    pub fn prune_missing(&self) -> Result<usize, Error> {
+        self.prune(|key| key_path(key).is_none_or(|p| p.exists()))
     }
 
     /// Embeds the files that are new or changed and stores them, committing every
@@ -279,10 +344,10 @@ impl Library {
         self.check_model(embedder)?;
         let mut report = AddReport::default();
         for chunk in files.chunks(commit_every.max(1)) {
-            let mut todo: Vec<(PathBuf, String, String, bool, Input)> = Vec::new();
+            let mut todo: Vec<(PathBuf, String, String, Input)> = Vec::new();
             for f in chunk {
                 let abs = std::fs::canonicalize(f).unwrap_or_else(|_| f.clone());
-                let key = abs.to_string_lossy().into_owned();
+                let key = item_key(&abs);
                 let read = match InputKind::of(&abs) {
                     // Recordings are hashed as a stream and decoded from the file.
                     Some(InputKind::Audio) => {
@@ -312,17 +377,16 @@ impl Library {
                             report.unchanged += 1;
                             progress(1);
                         }
-                        old => todo.push((abs, key, hash, old.is_some(), input)),
+                        _ => todo.push((abs, key, hash, input)),
                     },
                 }
             }
             if todo.is_empty() {
                 continue;
             }
-            let inputs: Vec<Input> = todo.iter().map(|t| t.4.clone()).collect();
+            let inputs: Vec<Input> = todo.iter().map(|t| t.3.clone()).collect();
             let mut items = Vec::new();
-            for ((path, key, hash, existed, _), r) in todo.iter().zip(embedder.embed(&inputs, opts))
-            {
+            for ((path, key, hash, _), r) in todo.iter().zip(embedder.embed(&inputs, opts)) {
                 match r {
                     Ok(e) => {
                         let Some(vector) = e.into_global() else {
@@ -341,18 +405,17 @@ impl Library {
                             }),
                             vector,
                         });
-                        if *existed {
-                            report.updated += 1;
-                        } else {
-                            report.added += 1;
-                        }
                     }
                     Err(e) => report
                         .failed
                         .push(e.with_input(InputRef::Path(path.clone()))),
                 }
             }
-            self.upsert(&items)?;
+            // The store says what really changed (another writer may have added some first).
+            let u = self.upsert(&items)?;
+            report.added += u.inserted;
+            report.updated += u.updated;
+            report.unchanged += u.unchanged;
             progress(todo.len());
         }
         Ok(report)

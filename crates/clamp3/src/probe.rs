@@ -88,6 +88,30 @@ impl Probe {
         softmax(&self.logits(x))
     }
 
+    /// Checks that the probe is usable: at least two labels, a weight of `labels x dim` and a
+    /// bias of `labels` values, all finite. A probe read from a file must pass it before
+    /// [`Probe::predict`] (which indexes by these sizes).
+    pub fn check(&self) -> Result<(), String> {
+        let c = self.labels.len();
+        if c < 2 {
+            return Err(format!("{c} label(s); a probe needs at least two"));
+        }
+        if self.dim == 0 || self.weight.len() != c * self.dim {
+            return Err(format!(
+                "weight has {} values, expected {c} labels x {} dimensions",
+                self.weight.len(),
+                self.dim
+            ));
+        }
+        if self.bias.len() != c {
+            return Err(format!("bias has {} values, expected {c}", self.bias.len()));
+        }
+        if self.weight.iter().chain(&self.bias).any(|v| !v.is_finite()) {
+            return Err("weights hold NaN or infinite values".into());
+        }
+        Ok(())
+    }
+
     /// The most probable class index.
     pub fn predict(&self, x: &[f32]) -> usize {
         argmax(&self.logits(x))

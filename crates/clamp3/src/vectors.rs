@@ -31,7 +31,15 @@ pub fn read_embedding_npy(path: &Path) -> Option<Result<Vec<f32>, EmbedError>> {
         Err(e) => return Some(Err(EmbedError::input_cause(path.into(), e))),
     };
     match clamp3_formats::npy::read_npy(&bytes) {
-        Ok(a) if matches!(a.shape.as_slice(), [1, _] | [_]) => Some(Ok(a.data)),
+        Ok(a) if matches!(a.shape.as_slice(), [1, _] | [_]) => {
+            if a.data.iter().any(|v| !v.is_finite()) {
+                return Some(Err(EmbedError::input_cause(
+                    path.into(),
+                    InputCause::NonFinite,
+                )));
+            }
+            Some(Ok(a.data))
+        }
         Ok(_) => None,
         Err(e) => Some(Err(EmbedError::input_cause(
             path.into(),
@@ -97,16 +105,12 @@ impl Tree {
         self.files.is_empty()
     }
 
-    /// The kinds of the files that need a model (empty when every file is an embedding).
+    /// The kind of each file that needs a model (empty when every file is an embedding).
     pub fn kinds_to_embed(&self) -> Vec<InputKind> {
-        let mut kinds: Vec<InputKind> = self
-            .todo
+        self.todo
             .iter()
             .filter_map(|&i| InputKind::of(&self.files[i].0))
-            .collect();
-        kinds.sort();
-        kinds.dedup();
-        kinds
+            .collect()
     }
 
     /// Embeds the files that need it with `embedder`, 32 at a time (with no embedder, they
@@ -149,8 +153,39 @@ impl Tree {
                 }
             }
         }
-        (self.out.into_iter().flatten().collect(), self.errors)
+        let mut out: Vec<Embedded> = self.out.into_iter().flatten().collect();
+        // Vectors that cannot be compared with the others (another size: a different model or a
+        // truncated file) are the file's fault, named, never compared over a prefix.
+        if let Some(dim) = common_dim(&out) {
+            out.retain(|e| {
+                if e.vector.len() == dim {
+                    return true;
+                }
+                self.errors.push(EmbedError::input_cause(
+                    e.path.as_path().into(),
+                    InputCause::VectorSize {
+                        found: e.vector.len(),
+                        expected: dim,
+                    },
+                ));
+                false
+            });
+        }
+        (out, self.errors)
     }
+}
+
+/// The most common vector size (the first one on a tie).
+fn common_dim(v: &[Embedded]) -> Option<usize> {
+    let mut counts: Vec<(usize, usize)> = Vec::new();
+    for e in v {
+        match counts.iter_mut().find(|(d, _)| *d == e.vector.len()) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((e.vector.len(), 1)),
+        }
+    }
+    let best = counts.iter().map(|c| c.1).max()?;
+    counts.iter().find(|c| c.1 == best).map(|c| c.0)
 }
 
 /// Embeds every supported file under `roots` (see [`Tree`]).

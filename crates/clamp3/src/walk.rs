@@ -9,9 +9,23 @@ use std::path::{Path, PathBuf};
 pub struct InputFile {
     /// The input.
     pub path: PathBuf,
-    /// Output path below the output root: the input's path relative to the folder it was found
-    /// in (just its name for files given directly), with the extension replaced.
+    /// The input's path relative to the folder it was found in (just its name for files given
+    /// directly).
+    pub rel: PathBuf,
+    /// Output path below the output root: `rel` with the extension replaced.
     pub rel_out: PathBuf,
+}
+
+impl InputFile {
+    /// The output path below the output root keeping the input's extension: `rel` with `.ext`
+    /// appended (`song.mid` -> `song.mid.npy`), so inputs that differ only in their extension
+    /// get different outputs.
+    pub fn rel_out_keeping_extension(&self, ext: &str) -> PathBuf {
+        let mut name = self.rel.as_os_str().to_os_string();
+        name.push(".");
+        name.push(ext);
+        PathBuf::from(name)
+    }
 }
 
 /// A path that could not be walked.
@@ -31,6 +45,26 @@ pub fn collect(
     accept: impl Fn(&Path) -> bool,
     out_ext: &str,
 ) -> (Vec<InputFile>, Vec<WalkError>) {
+    collect_excluding(roots, accept, out_ext, &[])
+}
+
+/// [`collect`], skipping everything below the folders `exclude` (e.g. an output folder inside
+/// an input folder, which must not be read back as input). Symlinks inside folders are followed;
+/// a symlink loop or a broken link is reported, never skipped silently.
+pub fn collect_excluding(
+    roots: &[PathBuf],
+    accept: impl Fn(&Path) -> bool,
+    out_ext: &str,
+    exclude: &[PathBuf],
+) -> (Vec<InputFile>, Vec<WalkError>) {
+    let exclude: Vec<PathBuf> = exclude
+        .iter()
+        .filter_map(|p| std::fs::canonicalize(p).ok())
+        .collect();
+    let excluded = |p: &Path| {
+        !exclude.is_empty()
+            && std::fs::canonicalize(p).is_ok_and(|c| exclude.iter().any(|x| c.starts_with(x)))
+    };
     let mut files = Vec::new();
     let mut errors = Vec::new();
     for root in roots {
@@ -40,7 +74,12 @@ pub fn collect(
                 msg: e.to_string(),
             }),
             Ok(m) if m.is_dir() => {
-                for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
+                let walk = walkdir::WalkDir::new(root)
+                    .follow_links(true)
+                    .sort_by_file_name()
+                    .into_iter()
+                    .filter_entry(|e| !(e.file_type().is_dir() && excluded(e.path())));
+                for entry in walk {
                     match entry {
                         Err(e) => errors.push(WalkError {
                             path: e
@@ -53,6 +92,7 @@ pub fn collect(
                             let rel = e.path().strip_prefix(root).unwrap_or(e.path());
                             files.push(InputFile {
                                 path: e.path().to_path_buf(),
+                                rel: rel.to_path_buf(),
                                 rel_out: rel.with_extension(out_ext),
                             });
                         }
@@ -68,6 +108,7 @@ pub fn collect(
                 files.push(InputFile {
                     path: root.clone(),
                     rel_out: name.with_extension(out_ext),
+                    rel: name,
                 });
             }
         }
@@ -103,5 +144,35 @@ mod tests {
             .collect();
         assert_eq!(rels, vec!["a/b/x.npy", "a/y.npy", "q.npy"]);
         assert_eq!(files[2].path, single);
+        assert_eq!(
+            files[0].rel_out_keeping_extension("npy"),
+            PathBuf::from("a/b/x.abc.npy")
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_are_followed_loops_reported_and_outputs_excluded() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("music");
+        std::fs::create_dir_all(root.join("out")).unwrap();
+        std::fs::write(dir.path().join("real.abc"), "x").unwrap();
+        std::fs::write(root.join("out/old.abc"), "x").unwrap();
+        std::os::unix::fs::symlink(dir.path().join("real.abc"), root.join("linked.abc")).unwrap();
+        std::os::unix::fs::symlink(&root, root.join("loop")).unwrap();
+        let accept = |p: &Path| p.extension().is_some_and(|e| e == "abc");
+        let (files, errors) =
+            collect_excluding(&[root.clone()], accept, "npy", &[root.join("out")]);
+        let rels: Vec<_> = files
+            .iter()
+            .map(|f| f.rel.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            rels,
+            vec!["linked.abc"],
+            "linked file found, output folder skipped"
+        );
+        assert_eq!(errors.len(), 1, "the loop is reported: {errors:?}");
+        assert!(errors[0].msg.contains("loop"), "{}", errors[0].msg);
     }
 }

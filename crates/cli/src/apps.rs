@@ -47,11 +47,14 @@ pub struct ClassifyArgs {
     #[arg(long)]
     pub labels_file: Option<PathBuf>,
     /// Labels shown per input.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = crate::args::positive)]
     pub top: usize,
     /// Print JSON lines.
     #[arg(long)]
     pub json: bool,
+    /// Exit with status 1 if any input failed (failures are always listed).
+    #[arg(long)]
+    pub strict: bool,
     /// Files or folders to classify.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
@@ -77,9 +80,13 @@ pub struct ScoreArgs {
     /// Folder for pairwise_similarities.jsonl and unmatched_files.jsonl.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Exit 0 even when some files have no counterpart.
+    /// With --strict: still exit 0 when some files have no counterpart.
     #[arg(long)]
     pub allow_unmatched: bool,
+    /// Exit with status 1 if any input failed or, unless --allow-unmatched, has no counterpart
+    /// (both are always listed).
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Arguments of `clamp3 eval`.
@@ -108,15 +115,18 @@ pub struct EvalArgs {
     /// How a tie with the correct reference is ranked.
     #[arg(long, value_enum, default_value_t = TiesArg::Pessimistic)]
     pub ties: TiesArg,
-    /// Write the rank of every query (JSON lines) here.
+    /// Write the rank of every query (JSON lines) here (`-` for stdout).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Exit with status 1 if any input failed (failures are always listed; their pairs are left
+    /// out of the evaluation).
+    #[arg(long)]
+    pub strict: bool,
 }
 
-/// A model with the encoders `kinds` need (and MERT when they include recordings).
+/// A model for inputs of the kinds `kinds` (one per input; see [`crate::loading`]).
 fn load(ctx: &Ctx, model: &str, kinds: &[InputKind], mert: Option<&Path>) -> Result<Embedder> {
-    let path = clamp3::hub::resolve_model(model)?;
-    Ok(Embedder::for_kinds(&path, kinds, mert, &ctx.device)?)
+    crate::loading::embedder_for(ctx, model, kinds, mert)
 }
 
 /// Embeds a walked tree with a progress bar; failures as messages.
@@ -195,7 +205,7 @@ pub fn classify(ctx: &Ctx, a: &ClassifyArgs) -> Result<bool> {
         }
     }
     failures.print(&format!("classified {} file(s)", emb.len()));
-    Ok(failures.is_empty())
+    Ok(failures.ok(a.strict))
 }
 
 /// The query and the reference folder embedded (score and eval), with both folders' failures.
@@ -253,7 +263,7 @@ pub fn score(ctx: &Ctx, a: &ScoreArgs) -> Result<bool> {
             r.len()
         );
         failures.print(&summary);
-        return Ok(failures.is_empty());
+        return Ok(failures.ok(a.strict));
     }
     let p = clamp3::score::pairwise(&q, &r);
     if let Some(dir) = &a.out {
@@ -281,7 +291,7 @@ pub fn score(ctx: &Ctx, a: &ScoreArgs) -> Result<bool> {
         }
     }
     failures.print(&summary);
-    Ok(failures.is_empty() && (p.unmatched.is_empty() || a.allow_unmatched))
+    Ok(failures.ok(a.strict) && (!a.strict || p.unmatched.is_empty() || a.allow_unmatched))
 }
 
 /// `clamp3 eval`: two folders of paired files, or a WikiMT-X-style JSONL file.
@@ -295,21 +305,35 @@ pub fn eval(ctx: &Ctx, a: &EvalArgs) -> Result<bool> {
                 .ok_or_else(|| anyhow::anyhow!("--jsonl needs --model"))?;
             eval_jsonl(ctx, jsonl, model, a, ties)
         }
-        (None, Some(q), Some(r)) => {
+        (None, Some(qdir), Some(rdir)) => {
             let mut failures = Failures::new();
-            let (q, r) = embed_pair(
+            let (mut q, mut r) = embed_pair(
                 ctx,
-                q,
-                r,
+                qdir,
+                rdir,
                 a.model.as_deref(),
                 a.mert.as_deref(),
                 &mut failures,
             )?;
             if !failures.is_empty() {
-                failures.print(&format!("embedded {} file(s)", q.len() + r.len()));
-                bail!("some files could not be embedded; every query needs its reference");
+                // A pair is evaluated only when both of its files embedded.
+                let keys = |v: &[Embedded]| -> std::collections::HashSet<String> {
+                    v.iter()
+                        .map(|e| clamp3::vectors::match_key(&e.rel))
+                        .collect()
+                };
+                let (qk, rk) = (keys(&q), keys(&r));
+                let dropped = q.len() + r.len();
+                q.retain(|e| rk.contains(&clamp3::vectors::match_key(&e.rel)));
+                r.retain(|e| qk.contains(&clamp3::vectors::match_key(&e.rel)));
+                let dropped = dropped - q.len() - r.len();
+                failures.print(&format!(
+                    "embedded {} file(s); {dropped} file(s) left out with their failed counterpart",
+                    q.len() + r.len()
+                ));
             }
-            report_eval(&q, &r, ties, a.out.as_deref())
+            let ok = report_eval(&q, &r, ties, a.out.as_deref())?;
+            Ok(ok && failures.ok(a.strict))
         }
         _ => bail!("give QUERIES REFERENCES folders or --jsonl FILE"),
     }
@@ -324,13 +348,15 @@ fn eval_jsonl(ctx: &Ctx, jsonl: &Path, model: &str, a: &EvalArgs, ties: Ties) ->
         bar.inc(n as u64)
     });
     bar.finish_and_clear();
-    if !pairs.skipped.is_empty() {
-        eprintln!("{} record(s) skipped:", pairs.skipped.len());
-        for f in pairs.skipped.iter().take(20) {
-            eprintln!("  {f}");
-        }
+    let mut failures = Failures::new();
+    for f in &pairs.skipped {
+        failures.push(f);
     }
-    report_eval(&pairs.queries, &pairs.references, ties, a.out.as_deref())
+    if !failures.is_empty() {
+        failures.print(&format!("embedded {} record(s)", pairs.queries.len()));
+    }
+    let ok = report_eval(&pairs.queries, &pairs.references, ties, a.out.as_deref())?;
+    Ok(ok && failures.ok(a.strict))
 }
 
 /// Prints metrics as the reference does (and the tie rule), writes the ranks.

@@ -24,7 +24,7 @@ pub struct BuildArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Number of tunes (default: every tune that converts).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::positive)]
     pub limit: Option<usize>,
     /// Comma-separated corpus collections (default: essenFolksong, oneills1850,
     /// ryansMammoth, airdsAirs, miscFolk).
@@ -37,7 +37,7 @@ pub struct BuildArgs {
     #[arg(long)]
     pub soundfont: Option<PathBuf>,
     /// Audio sample rate in Hz.
-    #[arg(long, default_value_t = 24_000)]
+    #[arg(long, default_value_t = 24_000, value_parser = crate::args::sample_rate)]
     pub sample_rate: u32,
     /// Seed of the tune selection.
     #[arg(long, default_value_t = 0)]

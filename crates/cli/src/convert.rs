@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clamp3::convert::Target;
 use clamp3::walk::collect;
 use rayon::prelude::*;
@@ -76,18 +76,23 @@ pub fn run(a: &ConvertArgs) -> Result<bool> {
             }
         })
         .collect();
+    clamp3_util::fs::check_writable_dir(&a.out)
+        .with_context(|| format!("cannot write to {}", a.out.display()))?;
     let bar = crate::progress::files_bar(files.len());
-    let results: Vec<Result<(), String>> = files
+    // Per file: Ok(Ok) written, Ok(Err) the input failed, Err the destination failed, which
+    // stops the job (what is written stays).
+    let results: Vec<Result<Result<(), String>>> = files
         .par_iter()
         .map(|f| {
-            let r = target
-                .convert_file(&f.path)
-                .map_err(crate::report::describe_error)
-                .and_then(|text| {
+            let r = match target.convert_file(&f.path) {
+                Ok(text) => {
                     let dest = a.out.join(&f.rel_out);
                     clamp3::output::write_atomic(&dest, text.as_bytes())
-                        .map_err(|e| format!("writing {}: {e}", dest.display()))
-                });
+                        .with_context(|| format!("cannot write {}", dest.display()))
+                        .map(Ok)
+                }
+                Err(e) => Ok(Err(crate::report::describe_error(e))),
+            };
             bar.inc(1);
             r
         })
@@ -95,7 +100,7 @@ pub fn run(a: &ConvertArgs) -> Result<bool> {
     bar.finish_and_clear();
     let mut done = 0;
     for r in results {
-        match r {
+        match r? {
             Ok(()) => done += 1,
             Err(e) => failures.push(e),
         }

@@ -2,12 +2,12 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clamp3::output::Output;
-use clamp3::walk::{collect, InputFile};
-use clamp3::{EmbedOptions, Embedder, Embedding, EmbeddingRecord, InputKind};
+use clamp3::walk::collect_excluding;
+use clamp3::{EmbedOptions, Embedding, EmbeddingRecord, Input, InputKind, InputRef};
 
 use crate::report::Failures;
 use crate::Ctx;
@@ -38,10 +38,10 @@ pub struct EmbedArgs {
     #[arg(long)]
     pub sequence: bool,
     /// Segments per encoder forward pass.
-    #[arg(long = "batch-segments", alias = "batch", default_value_t = 8)]
+    #[arg(long = "batch-segments", alias = "batch", default_value_t = 8, value_parser = crate::args::positive)]
     pub batch_segments: usize,
     /// 5 s windows per MERT forward pass (recordings).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = crate::args::positive)]
     pub mert_batch: usize,
     /// MERT model directory for audio files (default: <model dir>/mert, then the download cache).
     #[arg(long)]
@@ -49,18 +49,38 @@ pub struct EmbedArgs {
     /// Skip inputs whose output file already exists (default: replace it).
     #[arg(long)]
     pub skip_existing: bool,
+    /// Keep each input's extension in its output name (`song.mid` -> `song.mid.npy`), so that
+    /// inputs differing only in their extension get their own outputs.
+    #[arg(long)]
+    pub keep_extension: bool,
+    /// A text to embed as it is (as a `.txt` file holding it would be); repeatable. Outputs are
+    /// named `text-1`, `text-2`, ...
+    #[arg(long = "text", value_name = "TEXT")]
+    pub texts: Vec<String>,
     /// Exit with status 1 if any input failed (failures are always listed).
     #[arg(long)]
     pub strict: bool,
     /// Files or folders (walked recursively).
-    #[arg(required = true)]
+    #[arg(required_unless_present = "texts")]
     pub paths: Vec<PathBuf>,
 }
 
 /// Files embedded per library call: their segments share forward passes.
 const CHUNK: usize = 32;
 
-/// Where embeddings go.
+/// One input of the job.
+struct Unit {
+    /// What is embedded.
+    input: Input,
+    /// Its name in outputs and messages.
+    name: PathBuf,
+    kind: InputKind,
+    /// Output path below the output folder (npy format).
+    rel_out: PathBuf,
+}
+
+/// Where embeddings go. Opened before the model is loaded, so an unwritable destination stops
+/// the job before any work.
 enum Sink {
     Npy { root: PathBuf },
     Jsonl { out: Output },
@@ -69,39 +89,46 @@ enum Sink {
 impl Sink {
     fn open(args: &EmbedArgs) -> Result<Self> {
         Ok(match args.format {
-            Format::Npy => Sink::Npy {
-                root: args.out.clone(),
-            },
+            Format::Npy => {
+                if clamp3_util::fs::is_stdout(&args.out) {
+                    bail!("--out -: standard output takes one stream; use --format jsonl");
+                }
+                clamp3_util::fs::check_writable_dir(&args.out)
+                    .with_context(|| format!("cannot write to {}", args.out.display()))?;
+                Sink::Npy {
+                    root: args.out.clone(),
+                }
+            }
             Format::Jsonl => Sink::Jsonl {
                 out: Output::create(&args.out)
-                    .with_context(|| format!("opening {} for writing", args.out.display()))?,
+                    .with_context(|| format!("cannot write {}", args.out.display()))?,
             },
         })
     }
 
-    fn write(&mut self, input: &InputFile, kind: InputKind, e: &Embedding) -> Result<()> {
+    fn write(&mut self, unit: &Unit, e: &Embedding) -> Result<()> {
         match self {
             Sink::Npy { root } => {
-                let path = root.join(&input.rel_out);
+                let path = root.join(&unit.rel_out);
                 clamp3::output::write_npy(&path, &e.npy_shape(), e.data())
-                    .with_context(|| format!("writing {}", path.display()))
+                    .with_context(|| format!("cannot write {}", path.display()))
             }
             Sink::Jsonl { out } => {
                 let record = EmbeddingRecord {
-                    path: input.path.to_string_lossy().into_owned(),
-                    modality: kind.modality(),
+                    path: unit.name.to_string_lossy().into_owned(),
+                    modality: unit.kind.modality(),
                     shape: e.npy_shape(),
                     embedding: e,
                 };
-                serde_json::to_writer(&mut *out, &record).context("writing JSON lines")?;
-                writeln!(out).context("writing JSON lines")
+                serde_json::to_writer(&mut *out, &record).context("cannot write JSON lines")?;
+                writeln!(out).context("cannot write JSON lines")
             }
         }
     }
 
     fn finish(self) -> Result<()> {
         if let Sink::Jsonl { out } = self {
-            out.commit().context("writing JSON lines")?;
+            out.commit().context("cannot write JSON lines")?;
         }
         Ok(())
     }
@@ -109,17 +136,37 @@ impl Sink {
 
 /// Runs `clamp3 embed`; returns false when `--strict` and some input failed.
 pub fn run(ctx: &Ctx, args: &EmbedArgs) -> Result<bool> {
-    let model_path = clamp3::hub::resolve_model(&args.model)?;
-    let (files, walk_errors) = collect(&args.paths, |p| InputKind::of(p).is_some(), "npy");
+    // An output folder inside an input folder is not read back as input.
+    let exclude = match args.format {
+        Format::Npy => vec![args.out.clone()],
+        Format::Jsonl => Vec::new(),
+    };
+    let (files, walk_errors) =
+        collect_excluding(&args.paths, |p| InputKind::of(p).is_some(), "npy", &exclude);
     let mut failures = Failures::new();
     for e in &walk_errors {
         failures.push(format!("{}: {}", e.path.display(), e.msg));
     }
+    if args.format == Format::Jsonl
+        && files
+            .iter()
+            .any(|f| clamp3_util::fs::same_file(&f.path, &args.out))
+    {
+        bail!("--out {} is one of the inputs", args.out.display());
+    }
 
-    // Plan: which files to embed, which are skipped or collide on the same output path.
-    let mut todo: Vec<(&InputFile, InputKind)> = Vec::new();
-    let mut claimed: HashMap<&Path, &Path> = HashMap::new();
+    // Plan: which inputs to embed, and where each one's output goes.
+    let mut units: Vec<Unit> = Vec::new();
     let mut skipped = 0usize;
+    for (i, t) in args.texts.iter().enumerate() {
+        let name = PathBuf::from(format!("text-{}", i + 1));
+        units.push(Unit {
+            input: Input::Text(t.clone()),
+            rel_out: name.with_extension("npy"),
+            name,
+            kind: InputKind::Text,
+        });
+    }
     for f in &files {
         let Some(kind) = InputKind::of(&f.path) else {
             failures.push(format!(
@@ -129,25 +176,23 @@ pub fn run(ctx: &Ctx, args: &EmbedArgs) -> Result<bool> {
             ));
             continue;
         };
-        if args.format == Format::Npy {
-            if let Some(first) = claimed.get(f.rel_out.as_path()) {
-                failures.push(format!(
-                    "{}: output {} is already written from {}",
-                    f.path.display(),
-                    f.rel_out.display(),
-                    first.display()
-                ));
-                continue;
-            }
-            claimed.insert(&f.rel_out, &f.path);
-            if args.skip_existing && args.out.join(&f.rel_out).exists() {
-                skipped += 1;
-                continue;
-            }
+        let rel_out = if args.keep_extension {
+            f.rel_out_keeping_extension("npy")
+        } else {
+            f.rel_out.clone()
+        };
+        if args.format == Format::Npy && args.skip_existing && args.out.join(&rel_out).exists() {
+            skipped += 1;
+            continue;
         }
-        todo.push((f, kind));
+        units.push(Unit {
+            input: Input::Path(f.path.clone()),
+            name: f.path.clone(),
+            kind,
+            rel_out,
+        });
     }
-    if todo.is_empty() && failures.is_empty() && skipped == 0 {
+    if units.is_empty() && failures.is_empty() && skipped == 0 {
         bail!(
             "no input files found (supported: {})",
             InputKind::extension_list()
@@ -155,33 +200,45 @@ pub fn run(ctx: &Ctx, args: &EmbedArgs) -> Result<bool> {
     }
 
     let mut done = 0usize;
-    if !todo.is_empty() {
-        let mut kinds: Vec<InputKind> = todo.iter().map(|(_, k)| *k).collect();
-        kinds.sort();
-        kinds.dedup();
-        let embedder = Embedder::for_kinds(&model_path, &kinds, args.mert.as_deref(), &ctx.device)?;
+    if !units.is_empty() {
+        let mut sink = Sink::open(args)?;
+        let kinds: Vec<InputKind> = units.iter().map(|u| u.kind).collect();
+        let embedder =
+            crate::loading::embedder_for(ctx, &args.model, &kinds, args.mert.as_deref())?;
         let opts = EmbedOptions {
             sequence: args.sequence,
-            max_batch: args.batch_segments.max(1),
-            mert_batch: args.mert_batch.max(1),
+            max_batch: args.batch_segments,
+            mert_batch: args.mert_batch,
         };
-        let mut sink = Sink::open(args)?;
-        let bar = crate::progress::files_bar(todo.len());
-        for chunk in todo.chunks(CHUNK) {
-            let paths: Vec<&Path> = chunk.iter().map(|(f, _)| f.path.as_path()).collect();
-            let results = embedder.embed_files(&paths, &opts);
-            for ((f, kind), r) in chunk.iter().zip(results) {
-                let r = match r {
-                    Ok(e) => sink
-                        .write(f, *kind, &e)
-                        .map_err(|e| crate::report::describe(&e)),
-                    Err(e) => Err(crate::report::describe_error(e)),
-                };
-                match r {
-                    Ok(()) => done += 1,
-                    Err(msg) => failures.push(msg),
-                }
+        // The first input that embeds claims its output name; a failed one claims nothing.
+        let mut claimed: HashMap<PathBuf, PathBuf> = HashMap::new();
+        let bar = crate::progress::files_bar(units.len());
+        for chunk in units.chunks(CHUNK) {
+            let inputs: Vec<Input> = chunk.iter().map(|u| u.input.clone()).collect();
+            for (u, r) in chunk.iter().zip(embedder.embed(&inputs, &opts)) {
                 bar.inc(1);
+                let e = match r {
+                    Ok(e) => e,
+                    Err(err) => {
+                        failures.push_error(err.with_input(InputRef::Path(u.name.clone())));
+                        continue;
+                    }
+                };
+                if args.format == Format::Npy {
+                    if let Some(first) = claimed.get(&u.rel_out) {
+                        failures.push(format!(
+                            "{}: output {} is already written from {} (--keep-extension keeps both)",
+                            u.name.display(),
+                            u.rel_out.display(),
+                            first.display()
+                        ));
+                        continue;
+                    }
+                    claimed.insert(u.rel_out.clone(), u.name.clone());
+                }
+                // A destination that cannot be written stops the job (what is written stays).
+                sink.write(u, &e)?;
+                done += 1;
             }
         }
         bar.finish_and_clear();
@@ -192,6 +249,6 @@ pub fn run(ctx: &Ctx, args: &EmbedArgs) -> Result<bool> {
     } else {
         String::new()
     };
-    failures.print(&format!("embedded {done} file(s){skipped}"));
+    failures.print(&format!("embedded {done} input(s){skipped}"));
     Ok(failures.ok(args.strict))
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clamp3::audio::Recording;
 use clamp3::mert::FeatureExtractor;
 use clamp3::walk::collect;
@@ -21,7 +21,7 @@ pub struct FeaturesArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// 5 s windows per MERT forward pass.
-    #[arg(long = "mert-batch", alias = "batch", default_value_t = 2)]
+    #[arg(long = "mert-batch", alias = "batch", default_value_t = 2, value_parser = crate::args::positive)]
     pub mert_batch: usize,
     /// Exit with status 1 if any input failed (failures are always listed).
     #[arg(long)]
@@ -45,6 +45,8 @@ pub fn run(ctx: &Ctx, a: &FeaturesArgs) -> Result<bool> {
     if files.is_empty() && failures.is_empty() {
         bail!("no audio files found");
     }
+    clamp3_util::fs::check_writable_dir(&a.out)
+        .with_context(|| format!("cannot write to {}", a.out.display()))?;
     let dir = clamp3::hub::locate_mert(a.mert.as_deref(), None)?;
     let extractor = FeatureExtractor::load(&dir, &ctx.device)?;
     let bar = crate::progress::files_bar(files.len());
@@ -61,18 +63,19 @@ pub fn run(ctx: &Ctx, a: &FeaturesArgs) -> Result<bool> {
             .map_err(|c| format!("{}: {c}", f.path.display()))
             .and_then(|rec| {
                 extractor
-                    .extract(&rec, a.mert_batch.max(1))
+                    .extract(&rec, a.mert_batch)
                     .map_err(|c| format!("{}: {c}", f.path.display()))
-            })
-            .and_then(|feat| {
-                clamp3::output::write_npy(&dest, &[1, feat.rows, feat.dim], &feat.data)
-                    .map_err(|err| format!("writing {}: {err}", dest.display()))
             });
+        bar.inc(1);
         match r {
-            Ok(()) => done += 1,
+            Ok(feat) => {
+                // A destination that cannot be written stops the job.
+                clamp3::output::write_npy(&dest, &[1, feat.rows, feat.dim], &feat.data)
+                    .with_context(|| format!("cannot write {}", dest.display()))?;
+                done += 1;
+            }
             Err(msg) => failures.push(msg),
         }
-        bar.inc(1);
     }
     bar.finish_and_clear();
     failures.print(&format!("extracted features of {done} file(s)"));

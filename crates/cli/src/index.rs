@@ -35,10 +35,10 @@ pub struct AddArgs {
     #[arg(long)]
     pub mert: Option<PathBuf>,
     /// Files embedded and stored per committed transaction.
-    #[arg(long = "commit-every", alias = "batch", default_value_t = 32)]
+    #[arg(long = "commit-every", alias = "batch", default_value_t = 32, value_parser = crate::args::positive)]
     pub commit_every: usize,
     /// Segments per encoder forward pass.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = crate::args::positive)]
     pub batch_segments: usize,
     /// Exit with status 1 if any input failed.
     #[arg(long)]
@@ -72,13 +72,13 @@ pub struct SearchArgs {
     #[arg(long)]
     pub modality: Option<Modality>,
     /// Number of results.
-    #[arg(short = 'k', long = "top", default_value_t = 10)]
+    #[arg(short = 'k', long = "top", default_value_t = 10, value_parser = crate::args::positive)]
     pub k: usize,
     /// Approximate (HNSW) search, for large indexes.
     #[arg(long)]
     pub approx: bool,
     /// HNSW search breadth (higher: better recall, slower).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::positive)]
     pub ef: Option<usize>,
     /// Print JSON.
     #[arg(long)]
@@ -113,8 +113,8 @@ fn add(ctx: &Ctx, a: &AddArgs) -> Result<bool> {
     if files.is_empty() && failures.is_empty() {
         bail!("no input files found");
     }
-    let model = clamp3::hub::resolve_model(&a.model)?;
-    let embedder = Embedder::for_kinds(&model, &kinds, a.mert.as_deref(), &ctx.device)?;
+    let file_kinds: Vec<InputKind> = files.iter().filter_map(|f| InputKind::of(f)).collect();
+    let embedder = crate::loading::embedder_for(ctx, &a.model, &file_kinds, a.mert.as_deref())?;
     let library = Library::open_for(&a.index, &embedder)?;
     let opts = EmbedOptions {
         max_batch: a.batch_segments.max(1),
@@ -142,7 +142,7 @@ fn add(ctx: &Ctx, a: &AddArgs) -> Result<bool> {
 /// `clamp3 index prune`: drop entries whose file is gone.
 fn prune(dir: &Path) -> Result<()> {
     let library = Library::open(dir)?;
-    let n = library.prune(|p| Path::new(p).exists())?;
+    let n = library.prune_missing()?;
     eprintln!(
         "removed {n} entr{} of missing files; {} items remain",
         if n == 1 { "y" } else { "ies" },
@@ -168,6 +168,14 @@ fn info(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Whether a text query looks like a file path that was meant (a supported extension or a
+/// folder separator), so that searching it as text deserves a warning.
+fn looks_like_a_path(q: &str) -> bool {
+    let p = Path::new(q);
+    !q.contains(char::is_whitespace)
+        && (q.contains(std::path::MAIN_SEPARATOR) || InputKind::of(p).is_some())
+}
+
 /// `clamp3 search`.
 pub fn search(ctx: &Ctx, a: &SearchArgs) -> Result<()> {
     let library = Library::open(&a.index)?;
@@ -178,6 +186,11 @@ pub fn search(ctx: &Ctx, a: &SearchArgs) -> Result<()> {
             .context("the index does not record its model: pass --model")?,
     };
     let query = query_input(&a.query);
+    if let Input::Text(t) = &query {
+        if looks_like_a_path(t) {
+            eprintln!("warning: no file {t} exists; searching for the text \"{t}\" instead");
+        }
+    }
     let kind = match &query {
         Input::Path(p) => {
             InputKind::of(p).with_context(|| format!("{}: unsupported query file", p.display()))?

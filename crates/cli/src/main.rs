@@ -2,11 +2,13 @@
 //! one `clap::Args` struct, defined once in its module and handed to it whole.
 
 mod apps;
+mod args;
 mod benchmark;
 mod convert;
 mod embed;
 mod features;
 mod index;
+mod loading;
 mod models;
 mod probe;
 mod progress;
@@ -77,7 +79,16 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Like other Unix tools, end quietly when the reader of our output goes away
+    // (`clamp3 search ... | head -1`): Rust ignores SIGPIPE, so writes would fail instead.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
+    // An interrupted command leaves no temporary file behind.
+    clamp3_util::fs::remove_temps_on_signal();
     let ctx = match clamp3::parse_device(&cli.device) {
         Ok(device) => Ctx { device },
         Err(e) => {

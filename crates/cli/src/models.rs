@@ -35,6 +35,13 @@ pub struct InfoArgs {
 
 /// `clamp3 convert-weights`.
 pub fn convert_weights(a: &ConvertWeightsArgs) -> Result<()> {
+    if clamp3_util::fs::same_file(&a.input, &a.output) {
+        anyhow::bail!(
+            "{} is the checkpoint being read ({}); give another output file",
+            a.output.display(),
+            a.input.display()
+        );
+    }
     let w = clamp3_model::Weights::open(&a.input)?;
     w.save_safetensors(&a.output)?;
     eprintln!("wrote {} tensors to {}", w.len(), a.output.display());
@@ -51,8 +58,19 @@ pub fn download(a: &DownloadArgs) -> Result<()> {
             .with_context(|| format!("unknown variant `{}` (saas, c2 or mert)", a.variant))?;
         (clamp3::hub::variant_dir(v), v.files(), v.name())
     };
-    for (url, name) in files {
-        let dest = dir.join(&name);
+    let by_hand = || {
+        let list: Vec<String> = files
+            .iter()
+            .map(|(url, name)| format!("  {url}\n    -> {}", dir.join(name).display()))
+            .collect();
+        format!(
+            "to download by hand (e.g. in a browser), fetch each file into {}:\n{}",
+            dir.display(),
+            list.join("\n")
+        )
+    };
+    for (url, name) in &files {
+        let dest = dir.join(name);
         if dest.is_file() && !a.force {
             eprintln!(
                 "{} is present (use --force to fetch it again)",
@@ -61,7 +79,13 @@ pub fn download(a: &DownloadArgs) -> Result<()> {
             continue;
         }
         let mut bar = crate::progress::DownloadBar::default();
-        let sum = clamp3::hub::download(&url, &dest, &mut bar)?;
+        let sum = match clamp3::hub::download(url, &dest, &mut bar) {
+            Ok(sum) => sum,
+            Err(e @ clamp3::hub::DownloadError::Network { .. }) => {
+                return Err(anyhow::anyhow!("{e}\n{}", by_hand()))
+            }
+            Err(e) => return Err(e.into()),
+        };
         clamp3::output::write_atomic(
             &dest.with_extension("checksum"),
             format!("{sum}  {name}\n").as_bytes(),

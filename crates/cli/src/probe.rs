@@ -27,8 +27,8 @@ pub struct TrainArgs {
     /// Folder of evaluation files (default: a held-out share of --data).
     #[arg(long)]
     pub eval: Option<PathBuf>,
-    /// Share of --data held out when --eval is absent.
-    #[arg(long, default_value_t = 0.2)]
+    /// Share of --data held out when --eval is absent (between 0 and 1).
+    #[arg(long, default_value_t = 0.2, value_parser = crate::args::share)]
     pub eval_share: f64,
     /// Where labels come from.
     #[arg(long, value_enum, default_value_t = LabelFrom::Name)]
@@ -43,13 +43,13 @@ pub struct TrainArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Passes over the training data.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, value_parser = crate::args::positive)]
     pub epochs: usize,
     /// AdamW learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = 1e-3, value_parser = crate::args::positive_f32)]
     pub lr: f32,
     /// Examples per update.
-    #[arg(long = "batch-size", alias = "batch", default_value_t = 32)]
+    #[arg(long = "batch-size", alias = "batch", default_value_t = 32, value_parser = crate::args::positive)]
     pub batch_size: usize,
     /// Undersample each class to the smallest one in every epoch.
     #[arg(long)]
@@ -74,6 +74,9 @@ pub struct PredictArgs {
     /// Write the JSON here instead of stdout.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Exit with status 1 if any input failed (failures are always listed).
+    #[arg(long)]
+    pub strict: bool,
     /// Files or folders.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
@@ -197,6 +200,8 @@ fn predict(ctx: &Ctx, a: &PredictArgs) -> Result<bool> {
         &std::fs::read_to_string(probe).with_context(|| format!("reading {}", probe.display()))?,
     )
     .with_context(|| format!("{}: not a probe file", probe.display()))?;
+    p.check()
+        .map_err(|e| anyhow::anyhow!("{}: not a usable probe: {e}", probe.display()))?;
     let mut failures = Failures::new();
     let emb = crate::apps::embed_roots(
         ctx,
@@ -229,5 +234,5 @@ fn predict(ctx: &Ctx, a: &PredictArgs) -> Result<bool> {
     if !failures.is_empty() {
         failures.print(&format!("predicted {} file(s)", emb.len()));
     }
-    Ok(failures.is_empty())
+    Ok(failures.ok(a.strict))
 }

@@ -19,7 +19,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub fresh: bool,
     /// Stop after this many updates (overrides the configuration).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::args::positive)]
     pub max_steps: Option<usize>,
 }
 

@@ -299,10 +299,14 @@ fn score_and_eval_on_precomputed_embeddings() {
     );
     let pairs = std::fs::read_to_string(out.join("pairwise_similarities.jsonl")).unwrap();
     assert_eq!(pairs.lines().count(), 4);
-    // An unmatched query makes the exit status 1 unless allowed.
+    // An unmatched query is listed; by the one exit-status rule it makes the status 1 only
+    // with --strict (and not when --allow-unmatched allows it).
     write_vec(&q.join("zzz.npy"), &[1.0, 1.0, 1.0]);
+    let o = run(&[os("score"), q.as_os_str(), r.as_os_str()]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("zzz.npy"), "{}", stderr(&o));
     assert_eq!(
-        run(&[os("score"), q.as_os_str(), r.as_os_str()])
+        run(&[os("score"), os("--strict"), q.as_os_str(), r.as_os_str()])
             .status
             .code(),
         Some(1)
@@ -310,6 +314,7 @@ fn score_and_eval_on_precomputed_embeddings() {
     assert_eq!(
         run(&[
             os("score"),
+            os("--strict"),
             q.as_os_str(),
             r.as_os_str(),
             os("--allow-unmatched")

@@ -19,7 +19,7 @@ mod store;
 
 pub use ann::{AnnParams, AnnSearcher};
 pub use exact::ExactSearcher;
-pub use store::{Index, IndexMeta, Item, NewItem};
+pub use store::{Index, IndexMeta, Item, NewItem, Upserted};
 
 /// Why an index operation failed.
 #[derive(Debug, thiserror::Error)]

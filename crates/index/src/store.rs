@@ -66,6 +66,17 @@ pub struct NewItem {
     pub vector: Vec<f32>,
 }
 
+/// What [`Index::upsert`] changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Upserted {
+    /// Items stored for the first time.
+    pub inserted: usize,
+    /// Items whose stored content (hash) changed.
+    pub updated: usize,
+    /// Items already stored with the same hash, left as they were.
+    pub unchanged: usize,
+}
+
 /// An index directory, opened.
 pub struct Index {
     dir: PathBuf,
@@ -198,6 +209,19 @@ impl Index {
         })
     }
 
+    /// Records that the stored vectors are those of model `model_id` (the same model under a new
+    /// id scheme: a migration, never a way to mix models).
+    pub fn set_model_id(&mut self, model_id: &str) -> Result<(), IndexError> {
+        self.conn
+            .execute(
+                "UPDATE meta SET value = ?1 WHERE key = 'model_id'",
+                [model_id],
+            )
+            .map_err(self.sql())?;
+        self.meta.model_id = model_id.to_string();
+        Ok(())
+    }
+
     /// The index directory.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -244,7 +268,10 @@ impl Index {
     }
 
     /// Inserts or replaces items in one transaction: either all of them are stored or none.
-    pub fn upsert(&mut self, items: &[NewItem]) -> Result<(), IndexError> {
+    /// The counts come from the store itself at commit time, so concurrent writers each report
+    /// what they really changed: an item whose path is already stored with the same hash is
+    /// left as it is.
+    pub fn upsert(&mut self, items: &[NewItem]) -> Result<Upserted, IndexError> {
         let dim = self.meta.dim;
         if let Some(bad) = items.iter().find(|i| i.vector.len() != dim) {
             return Err(IndexError::Dimension {
@@ -257,8 +284,16 @@ impl Index {
             path: db.clone(),
             source: e,
         };
-        let tx = self.conn.transaction().map_err(err)?;
+        // IMMEDIATE: take the write lock before reading the stored hashes, so that another
+        // writer cannot change them between the read and the write.
+        let tx =
+            rusqlite::Transaction::new(&mut self.conn, rusqlite::TransactionBehavior::Immediate)
+                .map_err(err)?;
+        let mut counts = Upserted::default();
         {
+            let mut current = tx
+                .prepare("SELECT hash FROM items WHERE path = ?1")
+                .map_err(err)?;
             let mut st = tx
                 .prepare(
                     "INSERT INTO items (path, hash, modality, metadata, vector) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -267,6 +302,18 @@ impl Index {
                 )
                 .map_err(err)?;
             for i in items {
+                let stored: Option<String> = current
+                    .query_row([&i.path], |r| r.get(0))
+                    .optional()
+                    .map_err(err)?;
+                match stored {
+                    Some(h) if h == i.hash => {
+                        counts.unchanged += 1;
+                        continue;
+                    }
+                    Some(_) => counts.updated += 1,
+                    None => counts.inserted += 1,
+                }
                 st.execute(params![
                     i.path,
                     i.hash,
@@ -277,12 +324,15 @@ impl Index {
                 .map_err(err)?;
             }
         }
-        tx.execute(
-            "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'",
-            [],
-        )
-        .map_err(err)?;
-        tx.commit().map_err(err)
+        if counts.inserted + counts.updated > 0 {
+            tx.execute(
+                "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'",
+                [],
+            )
+            .map_err(err)?;
+        }
+        tx.commit().map_err(err)?;
+        Ok(counts)
     }
 
     /// Removes the items whose path `keep` rejects; returns how many were removed.

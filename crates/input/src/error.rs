@@ -87,9 +87,27 @@ pub enum InputCause {
         /// The feature size the model expects.
         dim: usize,
     },
-    /// Features hold NaN or infinite values.
-    #[error("features contain NaN or infinite values")]
+    /// Features or an embedding hold NaN or infinite values.
+    #[error("values contain NaN or infinity")]
     NonFinite,
+    /// An embedding whose size differs from the others it is compared with.
+    #[error("embedding of size {found}, the others have size {expected}")]
+    VectorSize {
+        /// Its size.
+        found: usize,
+        /// The others' size.
+        expected: usize,
+    },
+    /// The input is larger than this tool reads.
+    #[error("{what} of {size} bytes is over the limit of {limit} bytes")]
+    TooLarge {
+        /// What is too large (a file, an archive member).
+        what: &'static str,
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
 }
 
 /// An input and why it could not be used.

@@ -28,6 +28,6 @@ pub mod text;
 pub use clamp3_model::{Modality, Sequence};
 pub use error::{InputCause, InputError, InputRef};
 pub use kind::InputKind;
-pub use prepare::{Input, PrepareError, Prepared, Preparer};
+pub use prepare::{Input, Limits, PrepareError, Prepared, Preparer};
 pub use symbolic::MxlSelection;
-pub use text::TextTokenizer;
+pub use text::{TextLimits, TextTokenizer};

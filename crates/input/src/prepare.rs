@@ -11,7 +11,28 @@ use crate::audio::{self, Recording};
 use crate::error::InputCause;
 use crate::kind::InputKind;
 use crate::symbolic::{self, MxlSelection};
-use crate::text::{self, TextTokenizer};
+use crate::text::{self, TextLimits, TextTokenizer};
+
+/// What one input may cost: a text is cut after [`TextLimits::max_tokens`] ids (the rest is not
+/// read); any other file is refused above `max_file_bytes` (recordings are streamed and have
+/// no size limit; their windows are produced one at a time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Text reading.
+    pub text: TextLimits,
+    /// Largest symbolic or feature file read (64 MiB by default; the largest score of the
+    /// music21 corpus is about 11 MB).
+    pub max_file_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            text: TextLimits::default(),
+            max_file_bytes: 64 << 20,
+        }
+    }
+}
 
 /// One input to embed, independent of where it came from.
 #[derive(Debug, Clone)]
@@ -108,6 +129,7 @@ pub struct Preparer {
     patchilizer: Patchilizer,
     audio_dim: usize,
     mxl: MxlSelection,
+    limits: Limits,
 }
 
 impl Preparer {
@@ -123,7 +145,19 @@ impl Preparer {
             patchilizer: Patchilizer::with_patch_size(patch_size)?,
             audio_dim,
             mxl: MxlSelection::Lenient,
+            limits: Limits::default(),
         })
+    }
+
+    /// Uses `limits` for every input.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// Uses `selection` for `.mxl` archives.
@@ -153,10 +187,28 @@ impl Preparer {
 
     /// The token ids of a text with the content of a `.txt` file.
     pub fn text(&self, content: &str) -> Result<Sequence, PrepareError> {
-        Ok(Sequence::Text(text::ids(
-            self.tokenizer_or_err()?,
-            content,
+        self.text_from(content.as_bytes())
+    }
+
+    /// The token ids of the text a reader yields (read as far as the limits need).
+    fn text_from(&self, reader: impl std::io::Read) -> Result<Sequence, PrepareError> {
+        let tok = self.tokenizer_or_err()?;
+        Ok(Sequence::Text(text::ids_from_reader(
+            tok,
+            reader,
+            &self.limits.text,
         )?))
+    }
+
+    fn check_size(&self, size: u64) -> Result<(), InputCause> {
+        if size > self.limits.max_file_bytes {
+            return Err(InputCause::TooLarge {
+                what: "file",
+                size,
+                limit: self.limits.max_file_bytes,
+            });
+        }
+        Ok(())
     }
 
     /// The patches of model text (interleaved ABC or MTF).
@@ -175,8 +227,11 @@ impl Preparer {
         bytes: &[u8],
         recording: impl FnOnce() -> AudioSource,
     ) -> Result<Prepared, PrepareError> {
+        if !matches!(kind, InputKind::Text | InputKind::Audio) {
+            self.check_size(bytes.len() as u64)?;
+        }
         Ok(Prepared::Sequence(match kind {
-            InputKind::Text => self.text(&text::read(bytes)?)?,
+            InputKind::Text => self.text_from(bytes)?,
             InputKind::Abc | InputKind::Mtf | InputKind::Midi | InputKind::MusicXml => {
                 self.symbolic(&symbolic::model_text(kind, bytes, self.mxl)?)?
             }
@@ -185,7 +240,8 @@ impl Preparer {
         }))
     }
 
-    /// Prepares one input. A file is read whole, except a recording, which is streamed.
+    /// Prepares one input. Texts and recordings are streamed from files; other files are read
+    /// whole, up to the size limit.
     pub fn prepare(&self, input: &Input) -> Result<Prepared, PrepareError> {
         match input {
             Input::Text(t) => Ok(Prepared::Sequence(self.text(t)?)),
@@ -194,11 +250,26 @@ impl Preparer {
             }
             Input::Path(p) => {
                 let kind = InputKind::of(p).ok_or(InputCause::Unsupported)?;
-                if kind == InputKind::Audio {
-                    return Ok(Prepared::Recording(Recording::open(&AudioSource::path(p))?));
+                match kind {
+                    InputKind::Audio => {
+                        Ok(Prepared::Recording(Recording::open(&AudioSource::path(p))?))
+                    }
+                    InputKind::Text => {
+                        let tok = self.tokenizer_or_err()?;
+                        let f = std::fs::File::open(p).map_err(InputCause::Io)?;
+                        Ok(Prepared::Sequence(Sequence::Text(text::ids_from_reader(
+                            tok,
+                            f,
+                            &self.limits.text,
+                        )?)))
+                    }
+                    _ => {
+                        let size = std::fs::metadata(p).map_err(InputCause::Io)?.len();
+                        self.check_size(size)?;
+                        let bytes = std::fs::read(p).map_err(InputCause::Io)?;
+                        self.prepare_source(kind, &bytes, || AudioSource::path(p))
+                    }
                 }
-                let bytes = std::fs::read(p).map_err(InputCause::Io)?;
-                self.prepare_source(kind, &bytes, || AudioSource::path(p))
             }
         }
     }

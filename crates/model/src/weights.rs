@@ -357,6 +357,37 @@ impl Weights {
         })
     }
 
+    /// A fingerprint of the tensors themselves (SHA-256 hex over every tensor's name, type,
+    /// shape, size and a sample of its bytes: the first and last 4 KiB and 16 slices spread
+    /// between), independent of the file format: a `.pth` and the `.safetensors` converted from
+    /// it have the same fingerprint, while any retrained or other checkpoint differs. Cheap: it
+    /// reads a few pages per tensor.
+    pub fn fingerprint(&self) -> Result<String, WeightsError> {
+        use sha2::{Digest, Sha256};
+        let mut names = self.names();
+        names.sort_unstable();
+        let mut h = Sha256::new();
+        for name in names {
+            let (dtype, shape, bytes) = self.raw(name)?;
+            h.update(format!("{name}\0{dtype:?}\0{shape:?}\0{}\0", bytes.len()).as_bytes());
+            const EDGE: usize = 4096;
+            const SLICE: usize = 256;
+            if bytes.len() <= 2 * EDGE + 16 * SLICE {
+                h.update(bytes);
+            } else {
+                h.update(&bytes[..EDGE]);
+                let span = bytes.len() - 2 * EDGE - SLICE;
+                for k in 0..16 {
+                    let at = EDGE + span * k / 15;
+                    h.update(&bytes[at..at + SLICE]);
+                }
+                h.update(&bytes[bytes.len() - EDGE..]);
+            }
+            self.release(bytes);
+        }
+        Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    }
+
     /// Writes every tensor, unchanged in type and shape, to a `.safetensors` file (via a temp
     /// file and a rename, so an existing file is replaced only when the new one is complete).
     pub fn save_safetensors(&self, out: &Path) -> Result<(), WeightsError> {

@@ -51,6 +51,14 @@ pub enum XmlError {
     /// The `.mxl` archive could not be read.
     #[error("bad .mxl archive: {0}")]
     Archive(String),
+    /// An archive member would inflate to more than the limit (a zip bomb, or not a score).
+    #[error(".mxl archive member of {size} bytes (inflated) is over the limit of {limit} bytes")]
+    MemberTooLarge {
+        /// Its inflated size (declared, or reached while inflating).
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// The `.mxl` archive has no member the chosen selection accepts (for
     /// [`MxlSelection::Reference`]: no member ending in `.xml` outside `META*`).
     #[error(".mxl archive has no score document the reference would read")]

@@ -17,8 +17,10 @@ use std::io::{Cursor, Read};
 
 use crate::{decode::decode_xml, XmlError};
 
-/// Largest member we inflate (the biggest score in the music21 corpus is about 11 MB).
-const MAX_MEMBER_BYTES: u64 = 512 * 1024 * 1024;
+/// Largest member inflated (the biggest score in the music21 corpus is about 11 MB): checked
+/// against the size the archive declares before inflating, and again while inflating (a
+/// declared size can lie), so a zip bomb costs at most this much memory.
+pub const MAX_MEMBER_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Which member of an `.mxl` archive holds the score.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -81,14 +83,19 @@ fn read_member(
     let file = archive
         .by_index(index)
         .map_err(|e| XmlError::Archive(e.to_string()))?;
-    let mut data = Vec::new();
+    let too_large = |size: u64| XmlError::MemberTooLarge {
+        size,
+        limit: MAX_MEMBER_BYTES,
+    };
+    if file.size() > MAX_MEMBER_BYTES {
+        return Err(too_large(file.size()));
+    }
+    let mut data = Vec::with_capacity(file.size() as usize);
     file.take(MAX_MEMBER_BYTES + 1)
         .read_to_end(&mut data)
         .map_err(|e| XmlError::Archive(e.to_string()))?;
     if data.len() as u64 > MAX_MEMBER_BYTES {
-        return Err(XmlError::Archive(format!(
-            "archive member larger than {MAX_MEMBER_BYTES} bytes"
-        )));
+        return Err(too_large(data.len() as u64));
     }
     Ok(data)
 }

@@ -469,7 +469,14 @@ impl<S: PairSource> Trainer<S> {
         let root = self.dir().join("checkpoints");
         let name = format!("step-{:08}", self.state.step);
         let final_dir = root.join(&name);
-        let tmp = root.join(format!(".{name}.tmp"));
+        std::fs::create_dir_all(&root).map_err(io(&root))?;
+        clamp3_util::fs::sweep_stale_temps(&root);
+        let guard = clamp3_util::fs::TempGuard::new(root.join(format!(
+            "{}{name}{}",
+            clamp3_util::fs::temp_prefix(),
+            clamp3_util::fs::TEMP_SUFFIX
+        )));
+        let tmp = guard.path().to_path_buf();
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
         self.params
@@ -482,6 +489,7 @@ impl<S: PairSource> Trainer<S> {
         std::fs::write(tmp.join("state.json"), state.to_string()).map_err(io(&tmp))?;
         let _ = std::fs::remove_dir_all(&final_dir);
         std::fs::rename(&tmp, &final_dir).map_err(io(&final_dir))?;
+        guard.keep();
         write_atomic(&self.dir().join("latest"), name.as_bytes())?;
         // Older checkpoints beyond `keep`.
         let mut all: Vec<_> = std::fs::read_dir(&root)

@@ -10,18 +10,183 @@
 //!   `/dev/null` or `/dev/stdout`, a socket) is opened and written into, never replaced.
 //! - `-` is standard output.
 //!
-//! Temporary files are named `.clamp3-*.tmp` (see [`TEMP_PREFIX`]) so that stale ones left by a
-//! killed process can be recognised.
+//! Temporary files are named `.clamp3-<pid>-*.tmp` (see [`TEMP_PREFIX`]). Every temporary path
+//! of the process is registered while it exists, so that [`remove_temps_on_signal`] can delete
+//! them when the process is interrupted (SIGINT, SIGTERM, SIGHUP), and a later run sweeps the
+//! ones a killed process (`kill -9`) left in the folders it writes to ([`sweep_stale_temps`]).
 
+use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, OnceLock};
 
 /// Prefix of this project's temporary files.
 pub const TEMP_PREFIX: &str = ".clamp3-";
 /// Suffix of this project's temporary files.
 pub const TEMP_SUFFIX: &str = ".tmp";
+
+/// `.clamp3-<pid>-`: the prefix of this process's temporary files.
+pub fn temp_prefix() -> String {
+    format!("{TEMP_PREFIX}{}-", std::process::id())
+}
+
+/// The temporary paths of this process that exist now.
+fn live_temps() -> MutexGuard<'static, HashSet<PathBuf>> {
+    static LIVE: OnceLock<Mutex<HashSet<PathBuf>>> = OnceLock::new();
+    LIVE.get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+fn remove_path(p: &Path) {
+    match fs::symlink_metadata(p) {
+        Ok(m) if m.is_dir() => {
+            let _ = fs::remove_dir_all(p);
+        }
+        Ok(_) => {
+            let _ = fs::remove_file(p);
+        }
+        Err(_) => {}
+    }
+}
+
+/// A temporary file or folder of this process: registered for removal on interruption while it
+/// lives, removed when dropped unless [`TempGuard::keep`] was called (e.g. after it was renamed
+/// into place).
+#[derive(Debug)]
+pub struct TempGuard {
+    path: Option<PathBuf>,
+}
+
+impl TempGuard {
+    /// Guards `path` (which the caller creates).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        live_temps().insert(path.clone());
+        TempGuard { path: Some(path) }
+    }
+
+    /// The guarded path.
+    pub fn path(&self) -> &Path {
+        self.path.as_deref().unwrap_or(Path::new(""))
+    }
+
+    /// Stops guarding: the path is no longer temporary (it was moved into place).
+    pub fn keep(mut self) {
+        if let Some(p) = self.path.take() {
+            live_temps().remove(&p);
+        }
+    }
+}
+
+impl Drop for TempGuard {
+    fn drop(&mut self) {
+        if let Some(p) = self.path.take() {
+            live_temps().remove(&p);
+            remove_path(&p);
+        }
+    }
+}
+
+/// Removes this process's temporary files and folders, and exits with status `128 + signal`,
+/// when the process receives SIGINT, SIGTERM or SIGHUP. Call once at the start of a command that
+/// writes files (a long-running service that shuts down gracefully handles its own signals).
+pub fn remove_temps_on_signal() {
+    #[cfg(unix)]
+    {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        static INSTALLED: OnceLock<()> = OnceLock::new();
+        if INSTALLED.set(()).is_err() {
+            return;
+        }
+        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+            return;
+        };
+        std::thread::spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                for p in live_temps().drain() {
+                    remove_path(&p);
+                }
+                std::process::exit(128 + sig);
+            }
+        });
+    }
+}
+
+/// Whether process `pid` is running (`None` when that cannot be told on this system).
+fn process_alive(pid: u32) -> Option<bool> {
+    if !Path::new("/proc/self").exists() {
+        return None;
+    }
+    Some(Path::new(&format!("/proc/{pid}")).exists())
+}
+
+/// Removes from `dir` the temporary files and folders of this tool that belong to processes no
+/// longer running (left by a killed run). Done once per folder per process; returns how many
+/// were removed. Nothing is removed where process liveness cannot be told.
+pub fn sweep_stale_temps(dir: &Path) -> usize {
+    static SWEPT: OnceLock<Mutex<HashSet<PathBuf>>> = OnceLock::new();
+    let key = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    if !SWEPT
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key)
+    {
+        return 0;
+    }
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(TEMP_PREFIX)) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && process_alive(pid) == Some(false) {
+            remove_path(&e.path());
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// Makes sure `dir` exists (creating it) and that files can be created in it, by creating and
+/// removing a temporary file: a job checks its output folder before doing any work.
+pub fn check_writable_dir(dir: &Path) -> io::Result<()> {
+    if is_stdout(dir) {
+        return Err(io::Error::other("standard output is not a folder"));
+    }
+    let dir = resolve_symlinks(dir)?;
+    fs::create_dir_all(&dir)?;
+    sweep_stale_temps(&dir);
+    let probe = tempfile::Builder::new()
+        .prefix(&temp_prefix())
+        .suffix(TEMP_SUFFIX)
+        .tempfile_in(&dir)?;
+    drop(probe);
+    Ok(())
+}
+
+/// True when `a` and `b` are the same file (through symlinks, `..` or hard links).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    match (fs::metadata(a), fs::metadata(b)) {
+        #[cfg(unix)]
+        (Ok(x), Ok(y)) => {
+            use std::os::unix::fs::MetadataExt;
+            x.dev() == y.dev() && x.ino() == y.ino()
+        }
+        #[cfg(not(unix))]
+        (Ok(_), Ok(_)) => fs::canonicalize(a).ok() == fs::canonicalize(b).ok(),
+        _ => false,
+    }
+}
 
 /// True for the path `-`, meaning standard output.
 pub fn is_stdout(path: &Path) -> bool {
@@ -79,6 +244,7 @@ enum Inner {
     Temp {
         file: io::BufWriter<tempfile::NamedTempFile>,
         dest: PathBuf,
+        guard: TempGuard,
     },
 }
 
@@ -119,14 +285,17 @@ impl Output {
         }
         let dir = parent_dir(&dest);
         fs::create_dir_all(dir)?;
+        sweep_stale_temps(dir);
         let tmp = tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
+            .prefix(&temp_prefix())
             .suffix(TEMP_SUFFIX)
             .tempfile_in(dir)?;
+        let guard = TempGuard::new(tmp.path());
         Ok(Output {
             inner: Inner::Temp {
                 file: io::BufWriter::with_capacity(1 << 16, tmp),
                 dest,
+                guard,
             },
         })
     }
@@ -140,7 +309,7 @@ impl Output {
                 w.into_inner().map_err(io::IntoInnerError::into_error)?;
                 Ok(())
             }
-            Inner::Temp { file, dest } => {
+            Inner::Temp { file, dest, guard } => {
                 let tmp = file.into_inner().map_err(io::IntoInnerError::into_error)?;
                 #[cfg(unix)]
                 {
@@ -150,6 +319,7 @@ impl Output {
                 }
                 tmp.as_file().sync_all()?;
                 tmp.persist(&dest).map_err(|e| e.error)?;
+                guard.keep();
                 sync_dir(parent_dir(&dest));
                 Ok(())
             }
@@ -204,7 +374,7 @@ pub fn write_atomic_via_path(
         Some(tmp) => write(&tmp)?,
         None => {
             // Write beside nothing the user owns: a private temporary folder, then copy.
-            let dir = tempfile::Builder::new().prefix(TEMP_PREFIX).tempdir()?;
+            let dir = tempfile::Builder::new().prefix(&temp_prefix()).tempdir()?;
             let p = dir.path().join("out");
             write(&p)?;
             io::copy(&mut File::open(&p)?, &mut out)?;
@@ -315,6 +485,44 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let err = write_atomic(dir.path(), b"x").unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::IsADirectory);
+    }
+
+    #[test]
+    fn stale_temporary_files_of_dead_processes_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        // A pid that cannot be running (above the kernel's pid_max limit of 2^22).
+        let stale = dir
+            .path()
+            .join(format!("{TEMP_PREFIX}99999999-abc{TEMP_SUFFIX}"));
+        let ours = dir
+            .path()
+            .join(format!("{}keep{TEMP_SUFFIX}", temp_prefix()));
+        let other = dir.path().join("user.tmp");
+        for p in [&stale, &ours, &other] {
+            fs::write(p, b"x").unwrap();
+        }
+        write_atomic(&dir.path().join("out.txt"), b"y").unwrap();
+        assert!(
+            !stale.exists(),
+            "a dead process's temporary file is removed"
+        );
+        assert!(ours.exists() && other.exists(), "nothing else is touched");
+    }
+
+    #[test]
+    fn same_file_sees_through_links_and_dots() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.bin");
+        fs::write(&a, b"x").unwrap();
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        assert!(same_file(&a, &dir.path().join("sub/../a.bin")));
+        #[cfg(unix)]
+        {
+            let l = dir.path().join("l.bin");
+            std::os::unix::fs::symlink(&a, &l).unwrap();
+            assert!(same_file(&a, &l));
+        }
+        assert!(!same_file(&a, &dir.path().join("missing")));
     }
 
     #[test]
