@@ -161,8 +161,12 @@ mod tests {
         std::os::unix::fs::symlink(dir.path().join("real.abc"), root.join("linked.abc")).unwrap();
         std::os::unix::fs::symlink(&root, root.join("loop")).unwrap();
         let accept = |p: &Path| p.extension().is_some_and(|e| e == "abc");
-        let (files, errors) =
-            collect_excluding(&[root.clone()], accept, "npy", &[root.join("out")]);
+        let (files, errors) = collect_excluding(
+            std::slice::from_ref(&root),
+            accept,
+            "npy",
+            &[root.join("out")],
+        );
         let rels: Vec<_> = files
             .iter()
             .map(|f| f.rel.to_string_lossy().into_owned())
