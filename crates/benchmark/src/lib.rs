@@ -203,6 +203,17 @@ pub enum BenchmarkError {
         /// The soundfont path.
         path: PathBuf,
     },
+    /// An external program failed on this many tunes in a row: it is broken (a bad soundfont,
+    /// a wrong build), not the tunes, so the build stops instead of working through the corpus.
+    #[error("{tool} failed on {count} tunes in a row, last: {last}")]
+    ToolFailing {
+        /// The program's role (`abc2midi`, `fluidsynth`).
+        tool: &'static str,
+        /// Consecutive failures.
+        count: usize,
+        /// The last failure, with the program's last output lines.
+        last: String,
+    },
     /// The options are inconsistent.
     #[error("invalid options: {0}")]
     InvalidOptions(String),
@@ -588,6 +599,47 @@ fn tool_missing(
     }
 }
 
+/// Consecutive failures of one external program after which the build stops.
+const MAX_TOOL_STREAK: usize = 8;
+
+/// Counts the external programs' failures in a row (any success or other failure resets it).
+#[derive(Default)]
+struct ToolStreak {
+    tool: Option<&'static str>,
+    count: usize,
+}
+
+impl ToolStreak {
+    fn see(&mut self, failure: Option<&Failure>) -> Result<(), BenchmarkError> {
+        let tool = failure.and_then(|f| match f.cause {
+            FailureCause::Abc2midi => Some("abc2midi"),
+            FailureCause::Audio => Some("fluidsynth"),
+            _ => None,
+        });
+        match tool {
+            Some(t) if self.tool == Some(t) => self.count += 1,
+            Some(t) => {
+                self.tool = Some(t);
+                self.count = 1;
+            }
+            None => {
+                self.tool = None;
+                self.count = 0;
+            }
+        }
+        match (self.tool, failure) {
+            (Some(tool), Some(f)) if self.count >= MAX_TOOL_STREAK => {
+                Err(BenchmarkError::ToolFailing {
+                    tool,
+                    count: self.count,
+                    last: f.message.clone(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Phase A: everything but audio, in memory. `Err` only for errors that stop the build.
 fn convert(tune: &Tune, opts: &BuildOptions) -> Result<Result<Converted, Failure>, BenchmarkError> {
     let text = match std::str::from_utf8(&tune.bytes) {
@@ -887,6 +939,8 @@ pub fn build(
         });
     };
 
+    // Consecutive failures of an external program (results are seen in candidate order).
+    let mut streak = ToolStreak::default();
     let mut cursor = 0;
     while records.len() < target && cursor < candidates.len() {
         let need = target - records.len();
@@ -918,8 +972,12 @@ pub fn build(
                 r.considered += 1;
             }
             match result? {
-                Err(f) => fail(tune, f, &mut reports),
+                Err(f) => {
+                    streak.see(Some(&f))?;
+                    fail(tune, f, &mut reports)
+                }
                 Ok(c) => {
+                    streak.see(None)?;
                     if !seen_ids.insert(c.record.id.clone()) {
                         considered.fetch_add(1, Ordering::Relaxed);
                         failed.fetch_add(1, Ordering::Relaxed);
@@ -969,8 +1027,12 @@ pub fn build(
         });
         for ((tune, c), result) in pending.into_iter().zip(finished) {
             match result? {
-                Err(f) => fail(tune, f, &mut reports),
+                Err(f) => {
+                    streak.see(Some(&f))?;
+                    fail(tune, f, &mut reports)
+                }
                 Ok(()) => {
+                    streak.see(None)?;
                     if let Some(r) = index_of
                         .get(tune.collection.as_str())
                         .and_then(|&i| reports.get_mut(i))

@@ -328,6 +328,37 @@ fn errors_name_the_cause() {
     assert!(e.to_string().contains("bach"), "{e}");
 }
 
+#[cfg(unix)]
+#[test]
+fn a_tool_that_keeps_failing_stops_the_build_with_its_output() {
+    require_tools();
+    let dir = tempfile::tempdir().unwrap();
+    // A fluidsynth that starts but fails on every file, as a broken install or soundfont would.
+    let fake = dir.path().join("fluidsynth");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\ncase \"$1\" in --version) exit 0;; esac\necho 'fluidsynth: error: soundfont is broken' >&2\nexit 3\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut opts = options(&dir.path().join("out"));
+    opts.audio = true;
+    opts.fluidsynth = fake;
+    opts.limit = Some(40);
+    let t = std::time::Instant::now();
+    let e = benchmark::build(&opts, &no_progress).unwrap_err();
+    match &e {
+        BenchmarkError::ToolFailing { tool, count, last } => {
+            assert_eq!(*tool, "fluidsynth");
+            assert!(*count >= 8, "{count}");
+            assert!(last.contains("soundfont is broken"), "{last}");
+        }
+        other => panic!("expected ToolFailing, got {other}"),
+    }
+    assert!(t.elapsed().as_secs() < 60, "it stops early");
+}
+
 /// Builds a set from the environment and prints the counts (for measuring; not part of
 /// the normal test run):
 /// `CLAMP3_BENCH_OUT=/tmp/bench CLAMP3_BENCH_LIMIT=500 CLAMP3_BENCH_AUDIO=1 cargo test

