@@ -188,45 +188,41 @@ impl Captioner {
     /// (the decoder reads its weights once a step for the whole batch). Each result is the
     /// one [`Captioner::caption`] gives for that image.
     pub fn caption_batch(&self, images: &[&[u8]]) -> Vec<Result<Caption>> {
-        let mut out: Vec<Option<Result<Caption>>> = (0..images.len()).map(|_| None).collect();
-        let pixels: Vec<Result<Tensor>> = images.par_iter().map(|b| self.pixel_values(b)).collect();
-        let mut ready: Vec<(usize, Tensor)> = Vec::new();
-        for (i, p) in pixels.into_iter().enumerate() {
-            match p {
-                Ok(t) => ready.push((i, t)),
-                Err(e) => out[i] = Some(Err(e)),
-            }
-        }
-        for chunk in ready.chunks(self.batch_size) {
-            let tensors: Vec<&Tensor> = chunk.iter().map(|(_, t)| t).collect();
-            let result = Tensor::stack(&tensors, 0)
-                .and_then(|px| self.model.generate(&px))
-                .map_err(BlipError::from);
-            match result {
-                Ok(seqs) => {
-                    for ((i, _), ids) in chunk.iter().zip(seqs) {
-                        out[*i] = Some(self.to_caption(ids));
-                    }
-                }
+        let mut out = Vec::with_capacity(images.len());
+        // Chunk by chunk, so that at most one batch of pixel tensors is alive at a time.
+        for chunk in images.chunks(self.batch_size) {
+            let pixels: Vec<Result<Tensor>> =
+                chunk.par_iter().map(|b| self.pixel_values(b)).collect();
+            let ok: Vec<&Tensor> = pixels.iter().filter_map(|p| p.as_ref().ok()).collect();
+            let generated = if ok.is_empty() {
+                Ok(Vec::new())
+            } else {
+                Tensor::stack(&ok, 0).and_then(|px| self.model.generate(&px))
+            };
+            let mut seqs = match generated {
+                Ok(seqs) => seqs.into_iter().map(Ok).collect::<Vec<_>>(),
                 Err(e) => {
                     let msg = e.to_string();
-                    for (i, _) in chunk {
-                        out[*i] = Some(Err(BlipError::Compute(candle_core::Error::Msg(
-                            msg.clone(),
-                        ))));
-                    }
+                    ok.iter()
+                        .map(|_| Err(candle_core::Error::Msg(msg.clone())))
+                        .collect()
                 }
             }
+            .into_iter();
+            for p in pixels {
+                out.push(match p {
+                    Err(e) => Err(e),
+                    Ok(_) => match seqs.next() {
+                        Some(Ok(ids)) => self.to_caption(ids),
+                        Some(Err(e)) => Err(BlipError::Compute(e)),
+                        None => Err(BlipError::Compute(candle_core::Error::Msg(
+                            "the model returned fewer captions than images".into(),
+                        ))),
+                    },
+                });
+            }
         }
-        out.into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| {
-                    Err(BlipError::Compute(candle_core::Error::Msg(
-                        "image skipped".into(),
-                    )))
-                })
-            })
-            .collect()
+        out
     }
 
     fn to_caption(&self, token_ids: Vec<u32>) -> Result<Caption> {

@@ -286,49 +286,22 @@ fn cmyk_to_rgb(px: &[u8]) -> Vec<u8> {
 }
 
 /// Pillow refuses a JPEG whose entropy-coded data stops before the end-of-image marker
-/// ("image file is truncated"); libjpeg would warn and fill the missing blocks with gray. So the segments are walked up to the first scan and an
-/// EOI marker (`FF D9`) must follow it. Inside entropy-coded data a literal `FF` is always
-/// stuffed as `FF 00`, so `FF D9` there can only be the real marker.
+/// ("image file is truncated"); libjpeg would warn and fill the missing blocks with gray. So an
+/// EOI marker (`FF D9`) must follow the last start-of-scan marker (`FF DA`; progressive files
+/// have several). Inside entropy-coded data a literal `FF` is stuffed as `FF 00`, so neither
+/// marker can appear there; a thumbnail embedded in the headers comes before the main scans.
 fn check_jpeg_complete(bytes: &[u8]) -> Result<()> {
-    let truncated = |reason: &str| BlipError::Truncated {
-        format: ImageFormat::Jpeg,
-        reason: reason.into(),
+    let Some(sos) = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]) else {
+        // No scan at all: libjpeg reports what is missing.
+        return Ok(());
     };
-    let mut i = 2; // after SOI
-    loop {
-        // Skip fill bytes before a marker.
-        while i < bytes.len() && bytes[i] == 0xFF && bytes.get(i + 1) == Some(&0xFF) {
-            i += 1;
-        }
-        if i + 4 > bytes.len() {
-            return Err(truncated(
-                "the file ends inside its headers, before any image data",
-            ));
-        }
-        if bytes[i] != 0xFF {
-            // Not a marker where one must be: leave the diagnosis to the decoder.
-            return Ok(());
-        }
-        let marker = bytes[i + 1];
-        let len = usize::from(u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]));
-        if marker == 0xDA {
-            let scan = i + 2 + len;
-            if scan > bytes.len() {
-                return Err(truncated("the file ends inside the scan header"));
-            }
-            let has_eoi = bytes[scan..].windows(2).any(|w| w == [0xFF, 0xD9]);
-            return if has_eoi {
-                Ok(())
-            } else {
-                Err(truncated(
-                    "the image data stops before the end-of-image marker",
-                ))
-            };
-        }
-        if marker == 0xD9 {
-            return Err(truncated("end-of-image marker before any image data"));
-        }
-        i += 2 + len;
+    if bytes[sos..].windows(2).any(|w| w == [0xFF, 0xD9]) {
+        Ok(())
+    } else {
+        Err(BlipError::Truncated {
+            format: ImageFormat::Jpeg,
+            reason: "the image data stops before the end-of-image marker".into(),
+        })
     }
 }
 
