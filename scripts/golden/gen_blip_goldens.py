@@ -23,6 +23,10 @@ Writes:
                                   (tokenizer.json, vocab.txt, tokenizer_config.json,
                                   special_tokens_map.json) and preprocessor_config.json with the
                                   real model's values (384x384, bicubic, 1/255, CLIP mean/std)
+  fixtures/blip/tiny_bin/         a smaller random BLIP (16 wide, 1 + 1 layers) saved
+                                  as pytorch_model.bin in the hub file's layout (the
+                                  tied LM head under both names, an int64 position_ids buffer),
+                                  with the same tokenizer and preprocessor files
   fixtures/blip/goldens.json      per image: Pillow mode and size, sha256 of the RGB bytes after
                                   convert("RGB") and of the processor's float32 pixel_values,
                                   the tiny model's caption ids and text; the official-size
@@ -66,6 +70,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 OUT = os.path.join(ROOT, "fixtures", "blip")
 IMAGES = os.path.join(OUT, "images")
 TINY = os.path.join(OUT, "tiny")
+TINY_BIN = os.path.join(OUT, "tiny_bin")
 SKIMAGE_VERSION = "0.26.0"
 PIXEL_STRIDE = 251
 
@@ -73,6 +78,13 @@ TINY_VISION = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, nu
                    image_size=384, patch_size=16)
 TINY_TEXT = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
                  max_position_embeddings=32)
+# A smaller one again, saved as pytorch_model.bin the way the hub's blip-image-captioning-base
+# file is laid out (torch.save of the state dict: the tied LM head under both names, and the
+# position_ids buffer that transformers 4.26 still saved).
+TINY_BIN_VISION = dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+                       image_size=384, patch_size=16)
+TINY_BIN_TEXT = dict(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+                     max_position_embeddings=24)
 OFFICIAL_VISION = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
                        image_size=384, patch_size=16)
 OFFICIAL_TEXT = dict(vocab_size=30524, hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
@@ -265,6 +277,16 @@ def main():
     tiny.save_pretrained(TINY, safe_serialization=True)
     processor.save_pretrained(TINY)
 
+    tiny_bin = build_model(TINY_BIN_VISION, dict(TINY_BIN_TEXT, vocab_size=vocab,
+                                                 bos_token_id=tiny_text["bos_token_id"]), tiny_values)
+    os.makedirs(TINY_BIN, exist_ok=True)
+    tiny_bin.config.save_pretrained(TINY_BIN)
+    processor.save_pretrained(TINY_BIN)
+    state = dict(tiny_bin.state_dict())
+    assert "text_decoder.cls.predictions.decoder.weight" in state
+    state["text_decoder.bert.embeddings.position_ids"] = torch.arange(TINY_BIN_TEXT["max_position_embeddings"]).expand((1, -1))
+    torch.save(state, os.path.join(TINY_BIN, "pytorch_model.bin"))
+
     goldens = {"transformers": __import__("transformers").__version__, "pillow": Image.__version__,
                "torch": torch.__version__, "pixel_stride": PIXEL_STRIDE, "images": [], "tokenizer": []}
     tensors = {}
@@ -292,6 +314,15 @@ def main():
             tensors[f"tiny_logits/{name}"] = scores.numpy().copy()
         goldens["images"].append(entry)
         print(f"{name:38s} {mode:5s} {im0.width}x{im0.height} ids={ids} margin={entry['tiny_min_top2_margin']:.4f}")
+
+    goldens["tiny_bin"] = []
+    for name in ["photo_rocket.jpg", "render_rgba_500x300.png", "photo_coffee_300x200.webp"]:
+        pv = processor(images=Image.open(os.path.join(IMAGES, name)).convert("RGB"), return_tensors="pt").pixel_values
+        with torch.no_grad():
+            out = tiny_bin.generate(pixel_values=pv)
+        goldens["tiny_bin"].append({"name": name, "ids": out[0].tolist(),
+                                    "text": processor.decode(out[0], skip_special_tokens=True)})
+        print(f"tiny_bin {name}: {out[0].tolist()}")
 
     # Detokenizer cases: random id sequences over the whole vocabulary (special tokens,
     # [unusedN], word pieces, punctuation that the clean-up rules touch).

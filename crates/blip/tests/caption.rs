@@ -220,3 +220,19 @@ fn captioner_is_send_and_sync() {
         ids(&golden_image("render_la_97x61.png")["tiny_ids"])
     );
 }
+
+/// A `pytorch_model.bin` laid out as the hub's file of blip-image-captioning-base (torch.save
+/// of the state dict: the tied LM head under both names, an int64 `position_ids` buffer) loads
+/// and captions as transformers does.
+#[test]
+fn pytorch_bin_checkpoint_matches_transformers() {
+    let dir = fixtures().join("tiny_bin");
+    assert!(!dir.join("model.safetensors").exists());
+    let c = Captioner::load(&dir, &Device::Cpu).expect("pytorch_model.bin loads");
+    for case in goldens()["tiny_bin"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let cap = c.caption(&image_bytes(name)).unwrap();
+        assert_eq!(cap.token_ids, ids(&case["ids"]), "{name}");
+        assert_eq!(cap.text, case["text"].as_str().unwrap(), "{name}");
+    }
+}
