@@ -21,7 +21,8 @@
 //! EXIF orientation is ignored, as by Pillow's `open` and transformers' processor.
 //!
 //! Memory: the dimensions are read from the header first and checked against
-//! [`DecodeLimits`]; the decoder then runs with the `image` crate's allocation limit.
+//! [`DecodeLimits`]; the PNG and WebP decoders then run with the `image` crate's allocation
+//! limit, and libjpeg's buffers are bounded by the checked dimensions.
 
 use std::fmt;
 use std::io::Cursor;
@@ -34,7 +35,7 @@ use crate::error::{BlipError, Result};
 /// The accepted container formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImageFormat {
-    /// PNG (including APNG: the first frame).
+    /// PNG.
     Png,
     /// JPEG (baseline, progressive, arithmetic-coded; gray, YCbCr, RGB, CMYK, YCCK).
     Jpeg,
@@ -82,7 +83,7 @@ pub struct DecodeLimits {
     pub max_side: u32,
     /// Largest accepted width x height.
     pub max_pixels: u64,
-    /// Most bytes the decoder may allocate (the decoded buffer included).
+    /// Most bytes the PNG and WebP decoders may allocate (the decoded buffer included).
     pub max_alloc: u64,
 }
 
