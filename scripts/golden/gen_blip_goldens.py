@@ -35,7 +35,7 @@ Writes:
                                   pixel_values sampled every 251st value (all images), the tiny
                                   vision last_hidden_state and per-step logits (two images),
                                   and for the official size: vision rows every 48th token and
-                                  step-0 logits every 7th id
+                                  the first and last steps' logits every 7th id
 
 Weights: `blip_values` below, a deterministic function of the tensor name (the project's
 synthetic.py values, with BLIP's vision LayerNorm gains moved to 1 + 0.2 v like the text
@@ -350,6 +350,7 @@ def main():
             goldens["official"].append({"name": name, "ids": out.sequences[0].tolist(), "min_top2_margin": margin})
             tensors[f"official_vision_rows/{name}"] = emb[::48].numpy().copy()
             tensors[f"official_logits0/{name}"] = scores[0, ::7].numpy().copy()
+            tensors[f"official_logits_last/{name}"] = scores[-1, ::7].numpy().copy()
             print(f"official {name}: ids={out.sequences[0].tolist()} margin={margin:.4f}")
 
     with open(os.path.join(OUT, "goldens.json"), "w") as f:

@@ -31,20 +31,30 @@ fn official_size_matches_transformers() {
         let vcos = cosine(&rows, &want);
         let verr = max_abs_diff(&rows, &want);
 
-        let mut first = Vec::new();
+        // The first step and the last (which reads 18 cached positions).
+        let (mut first, mut last) = (Vec::new(), Vec::new());
         let seqs = model
             .generate_with(&px, |step, r| {
+                let sampled: Vec<f32> = r[0].iter().step_by(7).copied().collect();
                 if step == 0 {
-                    first = r[0].iter().step_by(7).copied().collect();
+                    first = sampled.clone();
                 }
+                last = sampled;
             })
             .unwrap();
+        let (want_last, _) = t.get(&format!("official_logits_last/{name}"));
+        let last_err = max_abs_diff(&last, &want_last);
+        let last_cos = cosine(&last, &want_last);
         let (want_logits, _) = t.get(&format!("official_logits0/{name}"));
         let lerr = max_abs_diff(&first, &want_logits);
         let lcos = cosine(&first, &want_logits);
         println!(
-            "{name}: vision cosine {vcos:.9} max |err| {verr:.2e}; step-0 logits cosine {lcos:.9} max |err| {lerr:.2e}; ids {:?}",
+            "{name}: vision cosine {vcos:.9} max |err| {verr:.2e}; step-0 logits cosine {lcos:.9} max |err| {lerr:.2e}; last-step logits cosine {last_cos:.9} max |err| {last_err:.2e}; ids {:?}",
             seqs[0]
+        );
+        assert!(
+            last_cos >= 0.999_99,
+            "{name}: last-step logits cosine {last_cos}"
         );
         assert!(vcos >= 0.999_99, "{name}: vision cosine {vcos}");
         assert!(lcos >= 0.999_99, "{name}: logits cosine {lcos}");
