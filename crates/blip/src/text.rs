@@ -7,6 +7,12 @@
 //! neither is materialised. The cross-attention keys and values depend only on the image, so
 //! they are computed once per image (transformers recomputes them at every step, with the same
 //! result).
+//!
+//! Not `candle-transformers`' `blip_text`: that one keeps its key/value cache inside the model
+//! (`forward(&mut self)`, so one loaded model cannot serve several threads), recomputes the
+//! cross-attention keys and values at every step, needs `cls.predictions.decoder.weight` in the
+//! file (absent when transformers saves the tied head as safetensors) and uses candle-nn's
+//! one-pass LayerNorm; the cache here is per call.
 
 use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
