@@ -81,6 +81,9 @@ pub struct EmbeddingRecord<'a> {
     /// `null`).
     #[serde(serialize_with = "serialize_embedding")]
     pub embedding: &'a Embedding,
+    /// For an image, the caption BLIP wrote (what was embedded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caption: Option<&'a str>,
 }
 
 fn serialize_embedding<S: serde::Serializer>(e: &&Embedding, s: S) -> Result<S::Ok, S::Error> {
@@ -96,6 +99,9 @@ fn serialize_embedding<S: serde::Serializer>(e: &&Embedding, s: S) -> Result<S::
         }
     }
 }
+
+/// An embedding with the caption BLIP wrote for an image input (`None` for other kinds).
+pub type Captioned = (Embedding, Option<String>);
 
 /// Per-call settings of the embedder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,8 +159,20 @@ impl From<PrepareError> for Cause {
         match e {
             PrepareError::Input(c) => Cause::Input(c),
             PrepareError::NoTokenizer => Cause::System(SystemCause::NoTokenizer),
+            PrepareError::NoCaptioner => Cause::System(SystemCause::NoBlip),
+            PrepareError::Captioner(e) => Cause::System(SystemCause::Caption(e)),
         }
     }
+}
+
+/// Where the companion models are, when not in their default places (`<model dir>/mert` or
+/// `<model dir>/blip`, then the download cache).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Companions<'a> {
+    /// MERT-v1-95M, for recordings.
+    pub mert: Option<&'a Path>,
+    /// BLIP, for images.
+    pub blip: Option<&'a Path>,
 }
 
 /// A model part that could not be loaded, and the input kinds that need it.
@@ -208,7 +226,7 @@ impl Embedder {
                 Some(path) => Some(TextTokenizer::from_file(path)?),
                 None => {
                     missing.push(MissingPart {
-                        kinds: vec![InputKind::Text],
+                        kinds: vec![InputKind::Text, InputKind::Image],
                         error: Error::NoTokenizer {
                             dir: files.dir.clone(),
                         },
@@ -256,20 +274,65 @@ impl Embedder {
         mert: Option<&Path>,
         device: &Device,
     ) -> Result<(Self, Vec<MissingPart>), Error> {
+        let companions = Companions { mert, blip: None };
+        Self::for_kinds_partial_with(model, kinds, &companions, device)
+    }
+
+    /// [`Embedder::for_kinds_partial`] with the companion models' folders given.
+    pub fn for_kinds_partial_with(
+        model: &Path,
+        kinds: &[InputKind],
+        companions: &Companions,
+        device: &Device,
+    ) -> Result<(Self, Vec<MissingPart>), Error> {
         let mut modalities: Vec<Modality> = kinds.iter().map(|k| k.modality()).collect();
         modalities.sort();
         modalities.dedup();
         let (mut e, mut missing) = Self::load_parts(model, &modalities, device)?;
+        let model_dir = e.files.as_ref().map(|f| f.dir.clone());
+        let needing = |f: fn(InputKind) -> bool| -> Vec<InputKind> {
+            kinds.iter().copied().filter(|k| f(*k)).collect()
+        };
         if kinds.iter().any(|k| k.needs_mert()) {
-            match crate::hub::locate_mert(mert, e.files.as_ref().map(|f| f.dir.as_path())) {
+            match crate::hub::locate_mert(companions.mert, model_dir.as_deref()) {
                 Ok(dir) => e.attach_mert(&dir, device)?,
                 Err(error) => missing.push(MissingPart {
-                    kinds: kinds.iter().copied().filter(|k| k.needs_mert()).collect(),
+                    kinds: needing(InputKind::needs_mert),
+                    error,
+                }),
+            }
+        }
+        if kinds.iter().any(|k| k.needs_blip()) {
+            match crate::hub::locate_blip(companions.blip, model_dir.as_deref()) {
+                Ok(dir) => e.attach_blip(&dir, device)?,
+                Err(error) => missing.push(MissingPart {
+                    kinds: needing(InputKind::needs_blip),
                     error,
                 }),
             }
         }
         Ok((e, missing))
+    }
+
+    /// [`Embedder::for_kinds`] with the companion models' folders given.
+    pub fn for_kinds_with(
+        model: &Path,
+        kinds: &[InputKind],
+        companions: &Companions,
+        device: &Device,
+    ) -> Result<Self, Error> {
+        let (e, missing) = Self::for_kinds_partial_with(model, kinds, companions, device)?;
+        match missing.into_iter().next() {
+            Some(m) => Err(m.error),
+            None => Ok(e),
+        }
+    }
+
+    /// Loads BLIP from `dir` for images.
+    pub fn attach_blip(&mut self, dir: &Path, device: &Device) -> Result<(), Error> {
+        let captioner = clamp3_blip::Captioner::load(dir, device)?;
+        self.preparer = self.preparer.clone().with_captioner(Arc::new(captioner));
+        Ok(())
     }
 
     /// Wraps an already built model (e.g. with synthetic weights).
@@ -358,8 +421,11 @@ impl Embedder {
         if !self.model.parts().has(m) {
             return Err(SystemCause::NotLoaded(m));
         }
-        if kind == InputKind::Text && self.preparer.tokenizer().is_none() {
+        if kind.needs_tokenizer() && self.preparer.tokenizer().is_none() {
             return Err(SystemCause::NoTokenizer);
+        }
+        if kind.needs_blip() && self.preparer.captioner().is_none() {
+            return Err(SystemCause::NoBlip);
         }
         if kind.needs_mert() && self.mert.is_none() {
             return Err(SystemCause::NoMert);
@@ -389,7 +455,7 @@ impl Embedder {
             .enumerate()
             .filter_map(|(i, p)| match p {
                 Prepared::Recording(r) => Some((i, r)),
-                Prepared::Sequence(_) => None,
+                _ => None,
             })
             .collect();
         let mut from_mert: Vec<(usize, Sequence)> = Vec::new();
@@ -417,7 +483,7 @@ impl Embedder {
         }
         let mut seqs: Vec<(usize, &Sequence)> = Vec::new();
         for (i, p) in prepared.iter().enumerate() {
-            if let Prepared::Sequence(s) = p {
+            if let Some(s) = p.sequence() {
                 if self.model.parts().has(s.modality()) {
                     seqs.push((i, s));
                 } else {
@@ -482,6 +548,19 @@ impl Embedder {
         inputs: &[Input],
         opts: &EmbedOptions,
     ) -> Vec<Result<Embedding, EmbedError>> {
+        self.embed_with_captions(inputs, opts)
+            .into_iter()
+            .map(|r| r.map(|(e, _)| e))
+            .collect()
+    }
+
+    /// [`Embedder::embed`], with the caption BLIP wrote for each image input (`None` for the
+    /// other kinds), so that a user can see why an image matched.
+    pub fn embed_with_captions(
+        &self,
+        inputs: &[Input],
+        opts: &EmbedOptions,
+    ) -> Vec<Result<Captioned, EmbedError>> {
         use rayon::prelude::*;
         let refs: Vec<InputRef> = inputs
             .iter()
@@ -493,7 +572,7 @@ impl Embedder {
             .collect();
         let prepared: Vec<Result<Prepared, Cause>> =
             inputs.par_iter().map(|i| self.prepare(i)).collect();
-        let mut out: Vec<Option<Result<Embedding, EmbedError>>> =
+        let mut out: Vec<Option<Result<Captioned, EmbedError>>> =
             (0..inputs.len()).map(|_| None).collect();
         let mut ok_idx = Vec::new();
         let mut ok = Vec::new();
@@ -506,8 +585,10 @@ impl Embedder {
                 Err(c) => out[i] = Some(Err(c.at(refs[i].clone()))),
             }
         }
-        for (i, r) in ok_idx.into_iter().zip(self.embed_batch(&ok, opts)) {
-            out[i] = Some(r.map_err(|c| c.at(refs[i].clone())));
+        let embedded = self.embed_batch(&ok, opts);
+        for ((i, r), p) in ok_idx.into_iter().zip(embedded).zip(&ok) {
+            let caption = p.caption().map(str::to_string);
+            out[i] = Some(r.map(|e| (e, caption)).map_err(|c| c.at(refs[i].clone())));
         }
         out.into_iter().flatten().collect()
     }

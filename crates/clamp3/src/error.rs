@@ -28,6 +28,12 @@ pub enum SystemCause {
     /// A recording, but MERT-v1-95M is not loaded.
     #[error("recordings need the MERT-v1-95M model, which is not loaded")]
     NoMert,
+    /// An image, but BLIP is not loaded.
+    #[error("images need the BLIP captioning model, which is not loaded")]
+    NoBlip,
+    /// Captioning failed (BLIP's model or computation, not the image).
+    #[error("captioning failed: {0}")]
+    Caption(#[source] Box<clamp3_blip::BlipError>),
     /// The input needs a model to be embedded, and none is loaded.
     #[error("needs a model to be embedded, and none is loaded")]
     NoModel,
@@ -114,6 +120,15 @@ pub enum Error {
         /// The folders looked in, in order.
         searched: Vec<PathBuf>,
     },
+    /// No BLIP model where it was looked for.
+    #[error("BLIP (blip-image-captioning-base) not found (looked in {})", searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    BlipNotFound {
+        /// The folders looked in, in order.
+        searched: Vec<PathBuf>,
+    },
+    /// The BLIP model could not be loaded.
+    #[error(transparent)]
+    Blip(#[from] clamp3_blip::BlipError),
     /// The MERT model's feature width is not the audio encoder's.
     #[error("MERT hidden_size {mert} does not match the audio encoder's {audio}")]
     MertWidth {

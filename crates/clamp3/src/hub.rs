@@ -91,6 +91,34 @@ pub fn mert_dir() -> PathBuf {
     cache_dir().join("mert")
 }
 
+/// Folder of the BLIP download in the cache.
+pub fn blip_dir() -> PathBuf {
+    cache_dir().join("blip")
+}
+
+/// `Salesforce/blip-image-captioning-base` files on the hub: (URL, local file name). BSD-3-Clause.
+/// The main branch holds the weights as `pytorch_model.bin` (read without running pickle code).
+pub fn blip_files() -> Vec<(String, String)> {
+    let hub = hub_url();
+    [
+        "config.json",
+        "pytorch_model.bin",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "preprocessor_config.json",
+        "special_tokens_map.json",
+        "vocab.txt",
+    ]
+    .iter()
+    .map(|f| {
+        (
+            format!("{hub}/Salesforce/blip-image-captioning-base/resolve/main/{f}"),
+            f.to_string(),
+        )
+    })
+    .collect()
+}
+
 /// MERT-v1-95M files on the hub: (URL, local file name). Its weights are CC BY-NC 4.0.
 pub fn mert_files() -> Vec<(String, String)> {
     let hub = hub_url();
@@ -141,23 +169,47 @@ pub fn resolve_model(arg: &str) -> Result<PathBuf, HubError> {
     }
 }
 
+/// The folders where a companion model is looked for: `explicit` alone if given, else
+/// `<model dir>/<sub>`, then `cache`.
+fn candidates(
+    explicit: Option<&Path>,
+    model_dir: Option<&Path>,
+    sub: &str,
+    cache: PathBuf,
+) -> Vec<PathBuf> {
+    match explicit {
+        Some(p) => vec![p.to_path_buf()],
+        None => model_dir
+            .map(|d| d.join(sub))
+            .into_iter()
+            .chain(std::iter::once(cache))
+            .collect(),
+    }
+}
+
 /// Where MERT-v1-95M is: `explicit` if given, else `<model dir>/mert`, else the download cache
 /// ([`mert_dir`]); the first that exists.
 pub fn locate_mert(
     explicit: Option<&Path>,
     model_dir: Option<&Path>,
 ) -> Result<PathBuf, crate::Error> {
-    let searched: Vec<PathBuf> = match explicit {
-        Some(p) => vec![p.to_path_buf()],
-        None => model_dir
-            .map(|d| d.join("mert"))
-            .into_iter()
-            .chain(std::iter::once(mert_dir()))
-            .collect(),
-    };
+    let searched = candidates(explicit, model_dir, "mert", mert_dir());
     match searched.iter().find(|p| p.exists()) {
         Some(p) => Ok(p.clone()),
         None => Err(crate::Error::MertNotFound { searched }),
+    }
+}
+
+/// Where BLIP is: `explicit` if given, else `<model dir>/blip`, else the download cache
+/// ([`blip_dir`]); the first that exists.
+pub fn locate_blip(
+    explicit: Option<&Path>,
+    model_dir: Option<&Path>,
+) -> Result<PathBuf, crate::Error> {
+    let searched = candidates(explicit, model_dir, "blip", blip_dir());
+    match searched.iter().find(|p| p.exists()) {
+        Some(p) => Ok(p.clone()),
+        None => Err(crate::Error::BlipNotFound { searched }),
     }
 }
 

@@ -44,7 +44,9 @@ pub use clamp3_input::{
     Input, InputCause, InputError, InputKind, InputRef, Prepared, TextTokenizer,
 };
 pub use clamp3_model::{Clamp3Config, Modality, Sequence};
-pub use embedder::{Cause, EmbedOptions, Embedder, Embedding, EmbeddingRecord, MissingPart};
+pub use embedder::{
+    Cause, Companions, EmbedOptions, Embedder, Embedding, EmbeddingRecord, MissingPart,
+};
 pub use error::{EmbedError, Error, Fault, SystemCause};
 pub use library::{Found, Library, SearchMode, SearchOptions, SearchResults};
 

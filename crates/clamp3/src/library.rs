@@ -386,23 +386,31 @@ impl Library {
             }
             let inputs: Vec<Input> = todo.iter().map(|t| t.3.clone()).collect();
             let mut items = Vec::new();
-            for ((path, key, hash, _), r) in todo.iter().zip(embedder.embed(&inputs, opts)) {
+            for ((path, key, hash, _), r) in
+                todo.iter().zip(embedder.embed_with_captions(&inputs, opts))
+            {
                 match r {
-                    Ok(e) => {
+                    Ok((e, caption)) => {
                         let Some(vector) = e.into_global() else {
                             continue;
                         };
                         let kind = InputKind::of(path);
                         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+                        let mut metadata = serde_json::json!({
+                            "name": path.file_name().map(|n| n.to_string_lossy().into_owned()),
+                            "extension": path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()),
+                            "bytes": size,
+                        });
+                        if let Some(c) = caption {
+                            metadata["caption"] = c.into();
+                        }
                         items.push(NewItem {
                             path: key.clone(),
                             hash: hash.clone(),
-                            modality: kind.map_or("unknown", |k| k.modality().as_str()).to_string(),
-                            metadata: serde_json::json!({
-                                "name": path.file_name().map(|n| n.to_string_lossy().into_owned()),
-                                "extension": path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()),
-                                "bytes": size,
-                            }),
+                            modality: kind
+                                .map_or("unknown", |k| k.modality().as_str())
+                                .to_string(),
+                            metadata,
                             vector,
                         });
                     }

@@ -40,6 +40,9 @@ pub struct ClassifyArgs {
     /// MERT model directory, for audio inputs.
     #[arg(long)]
     pub mert: Option<PathBuf>,
+    /// BLIP model directory, for images.
+    #[arg(long)]
+    pub blip: Option<PathBuf>,
     /// Comma-separated labels, e.g. "jazz,folk,classical".
     #[arg(long)]
     pub labels: Option<String>,
@@ -126,7 +129,8 @@ pub struct EvalArgs {
 
 /// A model for inputs of the kinds `kinds` (one per input; see [`crate::loading`]).
 fn load(ctx: &Ctx, model: &str, kinds: &[InputKind], mert: Option<&Path>) -> Result<Embedder> {
-    crate::loading::embedder_for(ctx, model, kinds, mert)
+    let companions = clamp3::Companions { mert, blip: None };
+    crate::loading::embedder_for(ctx, model, kinds, &companions)
 }
 
 /// Embeds a walked tree with a progress bar; failures as messages.
@@ -185,7 +189,11 @@ pub fn classify(ctx: &Ctx, a: &ClassifyArgs) -> Result<bool> {
     let tree = Tree::scan(&a.paths);
     let mut kinds = tree.kinds_to_embed();
     kinds.push(InputKind::Text);
-    let e = load(ctx, &a.model, &kinds, a.mert.as_deref())?;
+    let companions = clamp3::Companions {
+        mert: a.mert.as_deref(),
+        blip: a.blip.as_deref(),
+    };
+    let e = crate::loading::embedder_for(ctx, &a.model, &kinds, &companions)?;
     let labels = Labels::embed(names, &e)?;
     let mut failures = Failures::new();
     let emb = embed_scanned(tree, Some(&e), &mut failures);

@@ -46,6 +46,9 @@ pub struct EmbedArgs {
     /// MERT model directory for audio files (default: <model dir>/mert, then the download cache).
     #[arg(long)]
     pub mert: Option<PathBuf>,
+    /// BLIP model directory for images (default: <model dir>/blip, then the download cache).
+    #[arg(long)]
+    pub blip: Option<PathBuf>,
     /// Skip inputs whose output file already exists (default: replace it).
     #[arg(long)]
     pub skip_existing: bool,
@@ -106,7 +109,7 @@ impl Sink {
         })
     }
 
-    fn write(&mut self, unit: &Unit, e: &Embedding) -> Result<()> {
+    fn write(&mut self, unit: &Unit, e: &Embedding, caption: Option<&str>) -> Result<()> {
         match self {
             Sink::Npy { root } => {
                 let path = root.join(&unit.rel_out);
@@ -119,6 +122,7 @@ impl Sink {
                     modality: unit.kind.modality(),
                     shape: e.npy_shape(),
                     embedding: e,
+                    caption,
                 };
                 serde_json::to_writer(&mut *out, &record).context("cannot write JSON lines")?;
                 writeln!(out).context("cannot write JSON lines")
@@ -203,8 +207,11 @@ pub fn run(ctx: &Ctx, args: &EmbedArgs) -> Result<bool> {
     if !units.is_empty() {
         let mut sink = Sink::open(args)?;
         let kinds: Vec<InputKind> = units.iter().map(|u| u.kind).collect();
-        let embedder =
-            crate::loading::embedder_for(ctx, &args.model, &kinds, args.mert.as_deref())?;
+        let companions = clamp3::Companions {
+            mert: args.mert.as_deref(),
+            blip: args.blip.as_deref(),
+        };
+        let embedder = crate::loading::embedder_for(ctx, &args.model, &kinds, &companions)?;
         let opts = EmbedOptions {
             sequence: args.sequence,
             max_batch: args.batch_segments,
@@ -215,10 +222,13 @@ pub fn run(ctx: &Ctx, args: &EmbedArgs) -> Result<bool> {
         let bar = crate::progress::files_bar(units.len());
         for chunk in units.chunks(CHUNK) {
             let inputs: Vec<Input> = chunk.iter().map(|u| u.input.clone()).collect();
-            for (u, r) in chunk.iter().zip(embedder.embed(&inputs, &opts)) {
+            for (u, r) in chunk
+                .iter()
+                .zip(embedder.embed_with_captions(&inputs, &opts))
+            {
                 bar.inc(1);
-                let e = match r {
-                    Ok(e) => e,
+                let (e, caption) = match r {
+                    Ok(x) => x,
                     Err(err) => {
                         failures.push_error(err.with_input(InputRef::Path(u.name.clone())));
                         continue;
@@ -237,7 +247,7 @@ pub fn run(ctx: &Ctx, args: &EmbedArgs) -> Result<bool> {
                     claimed.insert(u.rel_out.clone(), u.name.clone());
                 }
                 // A destination that cannot be written stops the job (what is written stays).
-                sink.write(u, &e)?;
+                sink.write(u, &e, caption.as_deref())?;
                 done += 1;
             }
         }

@@ -34,6 +34,9 @@ pub struct AddArgs {
     /// MERT model directory, for audio files.
     #[arg(long)]
     pub mert: Option<PathBuf>,
+    /// BLIP model directory, for images.
+    #[arg(long)]
+    pub blip: Option<PathBuf>,
     /// Files embedded and stored per committed transaction.
     #[arg(long = "commit-every", alias = "batch", default_value_t = 32, value_parser = crate::args::positive)]
     pub commit_every: usize,
@@ -68,6 +71,9 @@ pub struct SearchArgs {
     /// MERT model directory, for audio queries.
     #[arg(long)]
     pub mert: Option<PathBuf>,
+    /// BLIP model directory, for image queries.
+    #[arg(long)]
+    pub blip: Option<PathBuf>,
     /// Only results of this modality: text, symbolic or audio.
     #[arg(long)]
     pub modality: Option<Modality>,
@@ -114,7 +120,11 @@ fn add(ctx: &Ctx, a: &AddArgs) -> Result<bool> {
         bail!("no input files found");
     }
     let file_kinds: Vec<InputKind> = files.iter().filter_map(|f| InputKind::of(f)).collect();
-    let embedder = crate::loading::embedder_for(ctx, &a.model, &file_kinds, a.mert.as_deref())?;
+    let companions = clamp3::Companions {
+        mert: a.mert.as_deref(),
+        blip: a.blip.as_deref(),
+    };
+    let embedder = crate::loading::embedder_for(ctx, &a.model, &file_kinds, &companions)?;
     let library = Library::open_for(&a.index, &embedder)?;
     let opts = EmbedOptions {
         max_batch: a.batch_segments.max(1),
@@ -197,9 +207,23 @@ pub fn search(ctx: &Ctx, a: &SearchArgs) -> Result<()> {
         }
         _ => InputKind::Text,
     };
-    let embedder = Embedder::for_kinds(&model, &[kind], a.mert.as_deref(), &ctx.device)?;
+    let companions = clamp3::Companions {
+        mert: a.mert.as_deref(),
+        blip: a.blip.as_deref(),
+    };
+    let embedder = Embedder::for_kinds_with(&model, &[kind], &companions, &ctx.device)?;
     library.check_model(&embedder)?;
-    let q = embedder.embed_one(&query)?;
+    let (q, caption) = match embedder
+        .embed_with_captions(std::slice::from_ref(&query), &EmbedOptions::default())
+        .pop()
+    {
+        Some(Ok((e, caption))) => (e.into_global().unwrap_or_default(), caption),
+        Some(Err(e)) => return Err(e.into()),
+        None => anyhow::bail!("the query was not embedded"),
+    };
+    if let Some(c) = &caption {
+        eprintln!("query caption: {c}");
+    }
     let mode = if a.approx {
         let mut p = AnnParams::default();
         if let Some(ef) = a.ef {
@@ -224,8 +248,12 @@ pub fn search(ctx: &Ctx, a: &SearchArgs) -> Result<()> {
         );
     } else {
         for (i, f) in found.iter().enumerate() {
+            let caption = f.item.metadata["caption"]
+                .as_str()
+                .map(|c| format!("  \"{c}\""))
+                .unwrap_or_default();
             println!(
-                "{:>3}  {:.4}  {:<8}  {}",
+                "{:>3}  {:.4}  {:<8}  {}{caption}",
                 i + 1,
                 f.score,
                 f.item.modality,

@@ -16,8 +16,9 @@ pub struct ConvertWeightsArgs {
 /// Arguments of `clamp3 download`.
 #[derive(Debug, clap::Args)]
 pub struct DownloadArgs {
-    /// saas (best for audio, default), c2 (best for symbolic music), or mert (MERT-v1-95M,
-    /// needed for audio files; CC BY-NC 4.0).
+    /// saas (best for audio, default), c2 (best for symbolic music), mert (MERT-v1-95M,
+    /// needed for audio files; CC BY-NC 4.0), or blip (BLIP image captioning, for images;
+    /// BSD-3-Clause).
     #[arg(default_value = "saas")]
     pub variant: String,
     /// Download again even if the files are present.
@@ -53,9 +54,12 @@ pub fn download(a: &DownloadArgs) -> Result<()> {
     let (dir, files, what) = if a.variant.eq_ignore_ascii_case("mert") {
         eprintln!("note: the MERT-v1-95M weights are licensed CC BY-NC 4.0 (non-commercial use)");
         (clamp3::hub::mert_dir(), clamp3::hub::mert_files(), "mert")
+    } else if a.variant.eq_ignore_ascii_case("blip") {
+        eprintln!("note: Salesforce's BLIP weights are licensed BSD-3-Clause");
+        (clamp3::hub::blip_dir(), clamp3::hub::blip_files(), "blip")
     } else {
         let v = clamp3::hub::Variant::parse(&a.variant)
-            .with_context(|| format!("unknown variant `{}` (saas, c2 or mert)", a.variant))?;
+            .with_context(|| format!("unknown variant `{}` (saas, c2, mert or blip)", a.variant))?;
         (clamp3::hub::variant_dir(v), v.files(), v.name())
     };
     let by_hand = || {

@@ -38,6 +38,7 @@ fn hint(e: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
         // Transparent wrappers hide the inner error from the cause chain: look inside.
         return match e {
             Error::MertNotFound { .. } => Some("pass --mert DIR, or run `clamp3 download mert`"),
+            Error::BlipNotFound { .. } => Some("pass --blip DIR, or run `clamp3 download blip`"),
             Error::NoTokenizer { .. } => Some("`clamp3 download saas` fetches it"),
             Error::Embed(e) => embed_hint(e),
             Error::Hub(h) => hub_hint(h),
@@ -62,6 +63,7 @@ fn system_hint(c: &clamp3::SystemCause) -> Option<&'static str> {
     use clamp3::SystemCause;
     match c {
         SystemCause::NoMert => Some("pass --mert DIR, or run `clamp3 download mert`"),
+        SystemCause::NoBlip => Some("pass --blip DIR, or run `clamp3 download blip`"),
         SystemCause::NoModel => Some("pass --model"),
         SystemCause::NoTokenizer => Some("`clamp3 download saas` fetches the XLM-R tokenizer"),
         _ => None,

@@ -76,6 +76,9 @@ pub enum InputCause {
     /// A recording could not be decoded or is unusable (e.g. shorter than 1 s).
     #[error("audio: {0}")]
     Audio(#[from] clamp3_audio::AudioError),
+    /// An image could not be decoded (or is too large, or of an unsupported kind).
+    #[error("image: {0}")]
+    Image(#[source] Box<clamp3_blip::BlipError>),
     /// A `.npy` file is malformed.
     #[error("{0}")]
     Npy(#[from] clamp3_formats::npy::NpyError),

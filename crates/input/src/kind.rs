@@ -24,6 +24,9 @@ pub enum InputKind {
     /// Audio recordings (`.wav`, `.flac`, `.mp3`, `.ogg`, `.m4a`, `.aiff`...), turned into MERT
     /// features on the fly.
     Audio,
+    /// Images (`.png`, `.jpg`/`.jpeg`, `.webp`): BLIP writes a caption, which is embedded as a
+    /// `.txt` file holding it would be (the reference's image route).
+    Image,
 }
 
 /// Every accepted extension (lower case) and its kind: the one table the other functions read.
@@ -54,11 +57,15 @@ const EXTENSIONS: &[(&str, InputKind)] = &[
     ("caf", InputKind::Audio),
     ("mka", InputKind::Audio),
     ("webm", InputKind::Audio),
+    ("png", InputKind::Image),
+    ("jpg", InputKind::Image),
+    ("jpeg", InputKind::Image),
+    ("webp", InputKind::Image),
 ];
 
 impl InputKind {
     /// Every kind.
-    pub const ALL: [InputKind; 7] = [
+    pub const ALL: [InputKind; 8] = [
         InputKind::Text,
         InputKind::Abc,
         InputKind::Mtf,
@@ -66,6 +73,7 @@ impl InputKind {
         InputKind::Midi,
         InputKind::MusicXml,
         InputKind::Audio,
+        InputKind::Image,
     ];
 
     /// The kind of a file extension (without the dot, any case); `None` if unsupported.
@@ -103,7 +111,7 @@ impl InputKind {
     /// The encoder that reads this kind.
     pub fn modality(self) -> Modality {
         match self {
-            InputKind::Text => Modality::Text,
+            InputKind::Text | InputKind::Image => Modality::Text,
             InputKind::Abc | InputKind::Mtf | InputKind::Midi | InputKind::MusicXml => {
                 Modality::Symbolic
             }
@@ -116,6 +124,16 @@ impl InputKind {
         self == InputKind::Audio
     }
 
+    /// Whether this kind needs BLIP (images, captioned into text).
+    pub fn needs_blip(self) -> bool {
+        self == InputKind::Image
+    }
+
+    /// Whether this kind needs the XLM-R tokenizer (texts, and the captions of images).
+    pub fn needs_tokenizer(self) -> bool {
+        self.modality() == Modality::Text
+    }
+
     /// A short lower-case name (`text`, `abc`, `mtf`, `features`, `midi`, `musicxml`, `audio`).
     pub fn name(self) -> &'static str {
         match self {
@@ -126,6 +144,7 @@ impl InputKind {
             InputKind::Midi => "midi",
             InputKind::MusicXml => "musicxml",
             InputKind::Audio => "audio",
+            InputKind::Image => "image",
         }
     }
 }

@@ -9,6 +9,7 @@
 //! | text | [`text`] | `.txt` bytes, strings | prepared text (lines de-duplicated, joined with `</s>`) → XLM-R token ids |
 //! | symbolic | [`symbolic`] | `.abc` (standard or interleaved), `.mtf`, `.mid`/`.midi`, `.xml`/`.musicxml`/`.mxl` | model text (interleaved ABC or MTF) → M3 patches |
 //! | audio | [`audio`] | recordings (`.wav`, `.mp3`, ...), MERT `.npy` features | windows for MERT ([`audio::Recording`]), or checked features → the feature sequence with its zero BOS/EOS rows |
+//! | text, from images | [`image`] | `.png`, `.jpg`, `.webp` | a BLIP caption → the text path |
 //!
 //! [`kind`] says which kind a file is (one table of extensions) and which encoder reads it;
 //! [`prepare`] dispatches an [`Input`] to the right module and returns a [`Prepared`] input;
@@ -20,6 +21,7 @@
 
 pub mod audio;
 pub mod error;
+pub mod image;
 pub mod kind;
 pub mod prepare;
 pub mod symbolic;

@@ -84,13 +84,20 @@ pub enum Prepared {
     Sequence(Sequence),
     /// A recording, decoded and normalised, waiting for MERT.
     Recording(Recording),
+    /// An image's caption and its token ids.
+    Caption {
+        /// The caption BLIP wrote.
+        text: String,
+        /// Its token ids.
+        sequence: Sequence,
+    },
 }
 
 impl Prepared {
     /// The encoder that reads it.
     pub fn modality(&self) -> Modality {
         match self {
-            Prepared::Sequence(s) => s.modality(),
+            Prepared::Sequence(s) | Prepared::Caption { sequence: s, .. } => s.modality(),
             Prepared::Recording(_) => Modality::Audio,
         }
     }
@@ -99,8 +106,24 @@ impl Prepared {
     /// zero rows), known before running any model.
     pub fn len(&self) -> usize {
         match self {
-            Prepared::Sequence(s) => s.len(),
+            Prepared::Sequence(s) | Prepared::Caption { sequence: s, .. } => s.len(),
             Prepared::Recording(r) => r.windows_len() + 2,
+        }
+    }
+
+    /// The caption, for an image.
+    pub fn caption(&self) -> Option<&str> {
+        match self {
+            Prepared::Caption { text, .. } => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The sequence the encoders read, when it is ready (not for a recording before MERT).
+    pub fn sequence(&self) -> Option<&Sequence> {
+        match self {
+            Prepared::Sequence(s) | Prepared::Caption { sequence: s, .. } => Some(s),
+            Prepared::Recording(_) => None,
         }
     }
 
@@ -119,6 +142,12 @@ pub enum PrepareError {
     /// A text input, but this preparer has no tokenizer (the text encoder is not loaded).
     #[error("no XLM-R tokenizer is loaded, so text cannot be prepared")]
     NoTokenizer,
+    /// An image, but this preparer has no captioner (BLIP is not loaded).
+    #[error("no BLIP captioner is loaded, so images cannot be prepared")]
+    NoCaptioner,
+    /// The captioner failed (its model or the computation, not the image).
+    #[error(transparent)]
+    Captioner(Box<clamp3_blip::BlipError>),
 }
 
 /// Prepares inputs of every kind for one model: its tokenizer, its patch size, its feature
@@ -126,6 +155,7 @@ pub enum PrepareError {
 #[derive(Debug, Clone)]
 pub struct Preparer {
     tokenizer: Option<Arc<TextTokenizer>>,
+    captioner: Option<Arc<clamp3_blip::Captioner>>,
     patchilizer: Patchilizer,
     audio_dim: usize,
     mxl: MxlSelection,
@@ -142,11 +172,35 @@ impl Preparer {
     ) -> Result<Self, InputCause> {
         Ok(Preparer {
             tokenizer,
+            captioner: None,
             patchilizer: Patchilizer::with_patch_size(patch_size)?,
             audio_dim,
             mxl: MxlSelection::Lenient,
             limits: Limits::default(),
         })
+    }
+
+    /// Captions images with `captioner`.
+    pub fn with_captioner(mut self, captioner: Arc<clamp3_blip::Captioner>) -> Self {
+        self.captioner = Some(captioner);
+        self
+    }
+
+    /// The captioner, if images can be prepared.
+    pub fn captioner(&self) -> Option<&clamp3_blip::Captioner> {
+        self.captioner.as_deref()
+    }
+
+    /// The caption of image bytes and its token ids.
+    fn image(&self, bytes: &[u8]) -> Result<Prepared, PrepareError> {
+        let captioner = self.captioner.as_deref().ok_or(PrepareError::NoCaptioner)?;
+        self.tokenizer_or_err()?;
+        let text = crate::image::caption(captioner, bytes).map_err(|e| match e {
+            crate::image::CaptionError::Input(c) => PrepareError::Input(c),
+            crate::image::CaptionError::System(e) => PrepareError::Captioner(e),
+        })?;
+        let sequence = self.text(&text)?;
+        Ok(Prepared::Caption { text, sequence })
     }
 
     /// Uses `limits` for every input.
@@ -230,14 +284,17 @@ impl Preparer {
         if !matches!(kind, InputKind::Text | InputKind::Audio) {
             self.check_size(bytes.len() as u64)?;
         }
-        Ok(Prepared::Sequence(match kind {
-            InputKind::Text => self.text_from(bytes)?,
+        Ok(match kind {
+            InputKind::Text => Prepared::Sequence(self.text_from(bytes)?),
             InputKind::Abc | InputKind::Mtf | InputKind::Midi | InputKind::MusicXml => {
-                self.symbolic(&symbolic::model_text(kind, bytes, self.mxl)?)?
+                Prepared::Sequence(self.symbolic(&symbolic::model_text(kind, bytes, self.mxl)?)?)
             }
-            InputKind::Features => audio::read_features(bytes, self.audio_dim)?.into_sequence(),
-            InputKind::Audio => return Ok(Prepared::Recording(Recording::open(&recording())?)),
-        }))
+            InputKind::Features => {
+                Prepared::Sequence(audio::read_features(bytes, self.audio_dim)?.into_sequence())
+            }
+            InputKind::Audio => Prepared::Recording(Recording::open(&recording())?),
+            InputKind::Image => self.image(bytes)?,
+        })
     }
 
     /// Prepares one input. Texts and recordings are streamed from files; other files are read
