@@ -176,7 +176,8 @@ impl Config {
         if self.generation.answer_attempts == 0 {
             return bad("generation.answer_attempts must be at least 1");
         }
-        if !(self.server.timeout_secs > 0.0) || !(self.retrieval.timeout_secs > 0.0) {
+        let positive = |t: f64| t.is_finite() && t > 0.0;
+        if !positive(self.server.timeout_secs) || !positive(self.retrieval.timeout_secs) {
             return bad("timeouts must be positive");
         }
         if self.server.max_tokens == 0 {

@@ -32,10 +32,11 @@ pub struct FilterConfig {
     /// short fields named here (`title`, `artists`, `region`, `genres`, `tags`) together.
     /// `scene` is left out by default: it imagines a setting, which no source states.
     pub grounded_fields: Vec<String>,
-    /// Least fraction of distinct word trigrams in a field of 12 words or more (catches
-    /// looping output; 0 disables the check).
+    /// Least fraction of distinct word trigrams in a field of 12 words or more, of
+    /// distinct words in a field of 3 to 11 (catches looping output; 0 disables the check).
     pub min_distinct_trigrams: f64,
-    /// Reject an answer whose free-text field repeats one already written for another item.
+    /// Reject an answer whose free-text field repeats another of its fields, or one already
+    /// written for another item.
     pub reject_duplicates: bool,
 }
 
@@ -124,6 +125,13 @@ pub enum Reason {
         /// Fraction of distinct word trigrams.
         distinct: f64,
     },
+    /// A free-text field repeats another field of the same answer.
+    RepeatedField {
+        /// The field.
+        field: String,
+        /// The field it repeats.
+        of: String,
+    },
     /// A field repeats one already written for another item.
     Duplicate {
         /// The field.
@@ -145,6 +153,7 @@ impl Reason {
             Reason::WrongLanguage { .. } => "wrong language",
             Reason::Ungrounded { .. } => "not grounded",
             Reason::Repetitive { .. } => "repetitive",
+            Reason::RepeatedField { .. } => "repeated field",
             Reason::Duplicate { .. } => "duplicate",
         }
     }
@@ -186,6 +195,7 @@ impl std::fmt::Display for Reason {
                 "{field} repeats itself ({:.0}% distinct trigrams)",
                 distinct * 100.0
             ),
+            Reason::RepeatedField { field, of } => write!(f, "{field} repeats {of}"),
             Reason::Duplicate { field, of } => write!(f, "{field} duplicates item \"{of}\""),
         }
     }
@@ -282,11 +292,16 @@ impl Grounding {
     }
 }
 
-/// Fraction of distinct word trigrams in `text` (1 when it has fewer than 12 words).
+/// Fraction of distinct word trigrams in `text`; for texts of 3 to 11 words, of distinct
+/// words (1 for shorter texts).
 pub fn distinct_trigrams(text: &str) -> f64 {
     let w = words(text);
-    if w.len() < 12 {
+    if w.len() < 3 {
         return 1.0;
+    }
+    if w.len() < 12 {
+        let distinct: HashSet<&String> = w.iter().collect();
+        return distinct.len() as f64 / w.len() as f64;
     }
     let grams: Vec<&[String]> = w.windows(3).collect();
     let distinct: HashSet<&[String]> = grams.iter().copied().collect();
@@ -360,6 +375,21 @@ pub fn check_annotation(
     for f in TEXT_FIELDS {
         if let Some(r) = check_language(f, a.text(f), language, cfg) {
             return Err(r);
+        }
+    }
+    for (i, f) in TEXT_FIELDS.iter().enumerate() {
+        let text = a.text(f);
+        if text.is_empty() || !cfg.reject_duplicates {
+            continue;
+        }
+        let same = TEXT_FIELDS[..i]
+            .iter()
+            .find(|g| fingerprint(a.text(g)) == fingerprint(text));
+        if let Some(g) = same {
+            return Err(Reason::RepeatedField {
+                field: f.to_string(),
+                of: g.to_string(),
+            });
         }
     }
     if cfg.min_distinct_trigrams > 0.0 {

@@ -16,7 +16,6 @@ use crate::item::Item;
 use crate::lang::Language;
 use crate::llm::{ChatClient, LlmError, Structured, Usage};
 use crate::prompt::{annotation_messages, translation_messages};
-use crate::retry::RetryPolicy;
 use crate::schema::{
     annotation_schema, parse_annotation, parse_translation, translation_schema, Annotation,
     SchemaError, Translation, TEXT_FIELDS,
@@ -230,16 +229,13 @@ impl Pipeline {
             sources.push(Box::new(SavedPages::new(dir, r.page_bytes)));
         }
         if let Some(url) = &r.search_url {
-            let retry = RetryPolicy {
-                retries: config.server.retry.retries,
-                ..config.server.retry
-            };
+            // The search service is retried like the LLM server.
             sources.push(Box::new(SearchApi::new(
                 url,
                 r.search_results,
                 std::time::Duration::from_secs_f64(r.timeout_secs),
                 r.page_bytes,
-                retry,
+                config.server.retry,
             )));
         }
         Self::with_sources(config, sources)

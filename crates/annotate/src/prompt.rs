@@ -16,8 +16,8 @@ title: the piece's title. artists: composers or performers named in the sources 
 empty when unknown). region: the country or region of origin. language: the language of \
 its lyrics, or \"instrumental\". genres and tags: short lists. background: its history and \
 origin. analysis: its musical features (key, meter, form, melody, rhythm). description: a \
-short general description. scene: a setting the music suits. Write every text field in \
-{lang}. Use only what the KNOWN FACTS and SOURCES say: do not invent names, dates or places. \
+short general description. scene: a setting the music suits. Write background, analysis, \
+description and scene as one to three full sentences each, in {lang}. Use only what the KNOWN FACTS and SOURCES say: do not invent names, dates or places. \
 Answer with the JSON object only.",
         fields = ANNOTATION_FIELDS.join(", "),
         lang = language.name,

@@ -30,6 +30,10 @@ pub const TEXT_FIELDS: [&str; 4] = ["background", "analysis", "description", "sc
 pub struct SchemaLimits {
     /// Longest free-text field, in characters.
     pub max_text_chars: usize,
+    /// Shortest free-text field written into the schema as `minLength` (0: not written).
+    /// Grammar-constrained servers (llama.cpp) then cannot answer shorter; OpenAI's strict
+    /// mode does not accept `minLength`.
+    pub min_text_chars: usize,
     /// Longest short field (title, region, language, list entries), in characters.
     pub max_short_chars: usize,
     /// Most entries in `artists`, `genres` or `tags`.
@@ -40,6 +44,7 @@ impl Default for SchemaLimits {
     fn default() -> Self {
         SchemaLimits {
             max_text_chars: 1500,
+            min_text_chars: 0,
             max_short_chars: 120,
             max_list: 10,
         }
@@ -195,6 +200,15 @@ fn string_of(max: usize) -> Schema {
     ])
 }
 
+fn text_of(l: &SchemaLimits) -> Schema {
+    let mut kv = vec![("type", Schema::str("string"))];
+    if l.min_text_chars > 0 {
+        kv.push(("minLength", Schema::Num(l.min_text_chars as u64)));
+    }
+    kv.push(("maxLength", Schema::Num(l.max_text_chars as u64)));
+    Schema::obj(kv)
+}
+
 fn string_list(l: &SchemaLimits) -> Schema {
     Schema::obj(vec![
         ("type", Schema::str("array")),
@@ -222,7 +236,7 @@ pub fn annotation_schema(l: &SchemaLimits) -> Schema {
             let v = match f {
                 "artists" | "genres" | "tags" => string_list(l),
                 "title" | "region" | "language" => string_of(l.max_short_chars),
-                _ => string_of(l.max_text_chars),
+                _ => text_of(l),
             };
             (f, v)
         })
@@ -232,12 +246,7 @@ pub fn annotation_schema(l: &SchemaLimits) -> Schema {
 
 /// The JSON Schema of a translation of `fields` (a subset of [`TEXT_FIELDS`]).
 pub fn translation_schema(fields: &[&str], l: &SchemaLimits) -> Schema {
-    object_of(
-        fields
-            .iter()
-            .map(|&f| (f, string_of(l.max_text_chars)))
-            .collect(),
-    )
+    object_of(fields.iter().map(|&f| (f, text_of(l))).collect())
 }
 
 /// Extracts the JSON object of an answer: the whole text, or the text between the first
@@ -472,6 +481,40 @@ mod tests {
     }
 
     #[test]
+    fn arbitrary_answers_never_panic() {
+        // Mutations of a valid answer (bytes replaced, cut, duplicated) and random bytes.
+        let l = SchemaLimits::default();
+        let base = full().to_string().into_bytes();
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let alphabet = b"{}[]\",:0123456789abc \\u\xff\xfe";
+        for _ in 0..3000 {
+            let mut b = base.clone();
+            match next() % 3 {
+                0 => {
+                    for _ in 0..(next() % 8 + 1) {
+                        let i = (next() as usize) % b.len();
+                        b[i] = alphabet[(next() as usize) % alphabet.len()];
+                    }
+                }
+                1 => b.truncate((next() as usize) % b.len()),
+                _ => {
+                    b = (0..next() % 64)
+                        .map(|_| alphabet[(next() as usize) % alphabet.len()])
+                        .collect()
+                }
+            }
+            let _ = parse_annotation(&String::from_utf8_lossy(&b), &l);
+            let _ = parse_translation(&String::from_utf8_lossy(&b), &["analysis"], "German", &l);
+        }
+    }
+
+    #[test]
     fn schema_lists_every_field_as_required() {
         let schema = annotation_schema(&SchemaLimits::default());
         // Serialised in schema order, not sorted.
@@ -487,6 +530,15 @@ mod tests {
         );
         assert_eq!(s["additionalProperties"], false);
         assert_eq!(s["properties"]["tags"]["maxItems"], 10);
+        assert!(s["properties"]["scene"].get("minLength").is_none());
+        let l = SchemaLimits {
+            min_text_chars: 30,
+            ..SchemaLimits::default()
+        };
+        assert_eq!(
+            annotation_schema(&l).to_value()["properties"]["scene"]["minLength"],
+            30
+        );
         let t = translation_schema(&["analysis"], &SchemaLimits::default()).to_value();
         assert_eq!(t["required"], json!(["analysis"]));
     }

@@ -404,7 +404,7 @@ mod tests {
             text: "Menu Home About\n\nNews of the day and weather.\n\nThe Kesh is a jig in G."
                 .into(),
         };
-        let sel = select_passages(&item, &[page.clone()], 40, 1000);
+        let sel = select_passages(&item, std::slice::from_ref(&page), 40, 1000);
         // The title paragraph is chosen first, then the page is kept in its order.
         assert_eq!(sel[0].text, "Menu Home About\nThe Kesh is a jig in G.");
         let sel = select_passages(&item, &[page.clone(), page], 1000, 30);

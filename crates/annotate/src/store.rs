@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use fs2::FileExt;
@@ -133,26 +133,40 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> StoreError + '_ {
     }
 }
 
-/// Opens `path` for appending, cutting a torn last line (one without its `\n`), and returns
-/// the complete lines.
-fn open_lines(path: &Path) -> Result<(File, Vec<String>), StoreError> {
+/// Opens `path` for appending, cutting a torn last line (one without its `\n`), and calls
+/// `each` with every complete line and its 1-based number (streamed: memory stays bounded
+/// whatever the file's size).
+fn open_lines(
+    path: &Path,
+    mut each: impl FnMut(usize, &str) -> Result<(), StoreError>,
+) -> Result<File, StoreError> {
     let mut f = OpenOptions::new()
         .read(true)
         .append(true)
         .create(true)
         .open(path)
         .map_err(io(path))?;
-    let mut bytes = Vec::new();
-    f.read_to_end(&mut bytes).map_err(io(path))?;
-    let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    if keep < bytes.len() {
-        f.set_len(keep as u64).map_err(io(path))?;
+    let mut reader = BufReader::new(&mut f);
+    let (mut complete, mut n) = (0u64, 0usize);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        let got = reader.read_until(b'\n', &mut buf).map_err(io(path))?;
+        if got == 0 || buf.last() != Some(&b'\n') {
+            break;
+        }
+        complete += got as u64;
+        n += 1;
+        each(n, String::from_utf8_lossy(&buf).trim_end())?;
+    }
+    drop(reader);
+    let len = f.metadata().map_err(io(path))?.len();
+    if complete < len {
+        f.set_len(complete).map_err(io(path))?;
         f.sync_all().map_err(io(path))?;
-        bytes.truncate(keep);
     }
     f.seek(SeekFrom::End(0)).map_err(io(path))?;
-    let text = String::from_utf8_lossy(&bytes);
-    Ok((f, text.lines().map(str::to_string).collect()))
+    Ok(f)
 }
 
 fn append(f: &mut File, path: &Path, line: &str) -> Result<(), StoreError> {
@@ -186,24 +200,20 @@ impl Store {
         lock.try_lock_exclusive()
             .map_err(|_| StoreError::Locked(out.to_path_buf()))?;
 
-        let (out_file, out_lines) = open_lines(out)?;
         let mut dedup = Dedup::new(dedup_min_chars);
         let mut in_output: Vec<String> = Vec::new();
-        for (i, line) in out_lines.iter().enumerate() {
+        let out_file = open_lines(out, |n, line| {
             if line.trim().is_empty() {
-                continue;
+                return Ok(());
             }
-            let v: Value = serde_json::from_str(line).map_err(|e| StoreError::Corrupt {
+            let corrupt = |message: String| StoreError::Corrupt {
                 path: out.to_path_buf(),
-                line: i + 1,
-                message: e.to_string(),
-            })?;
+                line: n,
+                message,
+            };
+            let v: Value = serde_json::from_str(line).map_err(|e| corrupt(e.to_string()))?;
             let Some(id) = v.get("id").and_then(Value::as_str) else {
-                return Err(StoreError::Corrupt {
-                    path: out.to_path_buf(),
-                    line: i + 1,
-                    message: "no \"id\"".into(),
-                });
+                return Err(corrupt("no \"id\"".into()));
             };
             dedup.insert(
                 id,
@@ -212,22 +222,23 @@ impl Store {
                     .filter_map(|f| v.get(*f).and_then(Value::as_str)),
             );
             in_output.push(id.to_string());
-        }
+            Ok(())
+        })?;
 
         let journal_path = Self::journal_path(out);
-        let (journal, lines) = open_lines(&journal_path)?;
         let mut entries = HashMap::new();
-        for (i, line) in lines.iter().enumerate() {
+        let journal = open_lines(&journal_path, |n, line| {
             if line.trim().is_empty() {
-                continue;
+                return Ok(());
             }
             let e: Entry = serde_json::from_str(line).map_err(|e| StoreError::Corrupt {
                 path: journal_path.clone(),
-                line: i + 1,
+                line: n,
                 message: e.to_string(),
             })?;
             entries.insert(e.id.clone(), e);
-        }
+            Ok(())
+        })?;
         let mut store = Store {
             out: out_file,
             out_path: out.to_path_buf(),

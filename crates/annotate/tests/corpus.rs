@@ -105,7 +105,7 @@ fn a_corpus_slice_becomes_m4rag_jsonl_that_trains() {
         .arg(config(tmp.path(), PERMISSIVE))
         .arg("--pages")
         .arg(&pages)
-        .args(["--url", &llm.url()]));
+        .args(["--translate", "de", "--url", &llm.url()]));
     keep(&out, "permissive");
     assert!(o.status.success(), "{err}");
     let records = read_jsonl(&out).unwrap();
@@ -131,6 +131,33 @@ fn a_corpus_slice_becomes_m4rag_jsonl_that_trains() {
             Some("Renmin gongshe shizai hao")
         );
     }
+    // Each record was sent for translation: it has one, or the journal says why not.
+    let j = journal(&out);
+    for r in &records {
+        let id = r.id.as_deref().unwrap();
+        let e = j.iter().find(|e| e["id"] == id).unwrap();
+        let t = e["translation"].as_str().unwrap_or_else(|| panic!("{e}"));
+        match &r.translations {
+            Some(tr) => {
+                assert_eq!(t, "German");
+                assert_eq!(tr.get("language").and_then(|f| f.as_text()), Some("German"));
+                assert!(!r.translation_candidates().is_empty());
+            }
+            None => assert!(t.starts_with("German dropped: "), "{t}"),
+        }
+    }
+    let s = summary(&out);
+    let dropped: u64 = s["translations_dropped"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        s["translated"].as_u64().unwrap() + dropped,
+        records.len() as u64,
+        "{s}"
+    );
     let screened = screen(records, MusicKind::Symbolic);
     assert!(screened.records.len() >= 2, "{:?}", screened.skipped);
 

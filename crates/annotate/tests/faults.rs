@@ -94,24 +94,31 @@ fn a_timeout_is_retried_and_persistent_failure_stops_the_run_for_a_later_resume(
             .args(extra);
         c
     };
-    // First request: slower than the client's timeout; the retry goes through.
-    proxy.script([Fault::Delay(Duration::from_secs(4))]);
+    // First request: slower than the client's timeout; the retry goes through. (Short
+    // answers: this test is about the transport, and the retry must beat the timeout on a
+    // loaded two-core machine.)
+    proxy.script([Fault::Delay(Duration::from_secs(45))]);
     let t = Instant::now();
-    let (o, err) = run(&mut cmd(&["--timeout", "2", "--limit", "1"]));
+    let (o, err) = run(&mut cmd(&[
+        "--timeout",
+        "20",
+        "--max-tokens",
+        "16",
+        "--limit",
+        "1",
+    ]));
     assert!(o.status.success(), "{err}");
-    assert!(t.elapsed() >= Duration::from_secs(2));
+    assert!(t.elapsed() >= Duration::from_secs(20));
     let s = summary(&out);
-    assert_eq!(
-        (s["written"].as_u64(), s["retries"].as_u64()),
-        (Some(1), Some(1)),
-        "{s}"
-    );
+    assert_eq!(s["retries"].as_u64(), Some(1), "{s}");
+    assert_eq!(journal(&out).len(), 1, "{err}");
+    assert_eq!(journal(&out)[0]["retries"], 1);
     assert_eq!(s["beyond_limit"], 1);
 
     // Every request fails: the retries run out, the run stops with exit status 1 and says
     // to resume; the item stays pending.
     proxy.always(Some(Fault::Status(503)));
-    let (o, err) = run(&mut cmd(&["--retries", "1"]));
+    let (o, err) = run(&mut cmd(&["--retries", "1", "--max-tokens", "16"]));
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
         err.contains("unavailable") && err.contains("HTTP 503"),
@@ -124,7 +131,7 @@ fn a_timeout_is_retried_and_persistent_failure_stops_the_run_for_a_later_resume(
     assert_eq!(journal(&out).len(), 1);
 
     proxy.always(None);
-    let (o, err) = run(&mut cmd(&[]));
+    let (o, err) = run(&mut cmd(&["--max-tokens", "16"]));
     assert!(o.status.success(), "{err}");
     assert_eq!(summary(&out)["done_before"], 1);
     assert_each_once(&out, 2);
@@ -234,7 +241,7 @@ fn a_server_that_dies_mid_run_loses_nothing_and_the_run_resumes() {
     let out = tmp.path().join("out.jsonl");
     let cfg = config(tmp.path(), PERMISSIVE);
     let url = llm.url();
-    let mut child = annotate()
+    let child = annotate()
         .arg(&music)
         .arg("--out")
         .arg(&out)

@@ -67,7 +67,7 @@ impl Llm {
     /// Starts a server on `port` and waits until it is ready.
     pub fn start_on(port: u16) -> Llm {
         let (server, model) = llm_files();
-        let threads = std::env::var("CLAMP3_LLM_THREADS").unwrap_or_else(|_| "2".into());
+        let threads = std::env::var("CLAMP3_LLM_THREADS").unwrap_or_else(|_| "1".into());
         let log =
             std::fs::File::create(std::env::temp_dir().join(format!("llama-server-{port}.log")))
                 .unwrap();
@@ -346,17 +346,23 @@ pub fn summary(out: &Path) -> Value {
 }
 
 /// A settings file for tests: short answers (fast on two cores), a fixed seed, quick
-/// retries, and `filters` as given (TOML lines of the `[filters]` table).
+/// retries, and `filters` as given (TOML lines of the `[filters]` table). With the default
+/// filters, the schema asks for free text of the filters' minimum length.
 pub fn config(dir: &Path, filters: &str) -> PathBuf {
-    let p = dir.join("annotate.toml");
+    let min = if filters.is_empty() { 30 } else { 0 };
+    let p = dir.join(if filters.is_empty() {
+        "strict.toml"
+    } else {
+        "permissive.toml"
+    });
     std::fs::write(
         &p,
         format!(
             "[server]\nmax_tokens = 700\ntemperature = 0.3\nseed = 7\ntimeout_secs = 120\n\
 [server.retry]\nretries = 3\nbackoff_secs = 0.2\nmax_backoff_secs = 1.0\n\
 [retrieval]\npage_chars = 800\ncontext_chars = 1600\n\
-[generation.limits]\nmax_list = 3\nmax_short_chars = 60\nmax_text_chars = 160\n\
-[filters]\n{filters}\n"
+[generation.limits]\nmax_list = 3\nmax_short_chars = 60\nmax_text_chars = 160\nmin_text_chars = {min}\n\
+[filters]\n{filters}\n",
         ),
     )
     .unwrap();
