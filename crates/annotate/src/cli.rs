@@ -163,8 +163,11 @@ pub fn run(args: &AnnotateArgs) -> Result<bool> {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    // Settings and input are checked before anything is written.
+    let min_chars = config.filters.min_text_chars;
+    let mut pipeline = Pipeline::new(config)?;
     let items = read_items(&args.input, &out_dir)?;
-    let mut store = Store::open(&args.out, config.filters.min_text_chars)?;
+    let mut store = Store::open(&args.out, min_chars)?;
     if store.recovered > 0 || store.lost > 0 {
         eprintln!(
             "{}: {} records journaled after a crash, {} journaled records missing (redone)",
@@ -173,7 +176,6 @@ pub fn run(args: &AnnotateArgs) -> Result<bool> {
             store.lost
         );
     }
-    let mut pipeline = Pipeline::new(config)?;
     pipeline.connect().context("connecting to the LLM server")?;
     eprintln!(
         "annotating with model \"{}\" at {}",

@@ -101,8 +101,8 @@ mod tests {
 
     #[test]
     fn identifies_real_corpus_sentences() {
-        // Notes from the Essen collection's German `N:` lines, and an English sentence.
-        let de = "neues Volkslied. Haeufig waehrend der Kulturrevolution gesungen, mit einem Text ueber die Arbeit auf dem Feld.";
+        // The `N:` notes of the first tune of the Essen collection's han1.abc.
+        let de = "neue Volkslied. Text eines volkstuemlichen Saengers, dessen Name am Ende erscheint. Er arbeitete frueher als Arbeiter-Vorsaenger.";
         assert_eq!(identify(de).unwrap().0, Lang::Deu);
         let en = "A lively Irish reel in D major, played at a quick tempo for dancing.";
         assert_eq!(identify(en).unwrap().0, Lang::Eng);
