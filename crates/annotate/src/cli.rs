@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::Config;
-use crate::item::read_items;
+use crate::item::Items;
 use crate::llm::Structured;
 use crate::pipeline::{Event, Pipeline};
 use crate::store::Store;
@@ -166,8 +166,10 @@ pub fn run(args: &AnnotateArgs) -> Result<bool> {
     // Settings and input are checked before anything is written.
     let min_chars = config.filters.min_text_chars;
     let mut pipeline = Pipeline::new(config)?;
-    let items = read_items(&args.input, &out_dir)?;
+    let first_pass = Items::open(&args.input, &out_dir)?;
     let mut store = Store::open(&args.out, min_chars)?;
+    // A first pass checks the whole input and counts what is left; the second streams it.
+    let (total, pending) = Pipeline::count_pending(first_pass, &store)?;
     if store.recovered > 0 || store.lost > 0 {
         eprintln!(
             "{}: {} records journaled after a crash, {} journaled records missing (redone)",
@@ -183,7 +185,8 @@ pub fn run(args: &AnnotateArgs) -> Result<bool> {
         pipeline.client().endpoint()
     );
     let bar = ProgressBar::hidden();
-    let summary = pipeline.run(&items, &mut store, |e| match e {
+    let items = Items::open(&args.input, &out_dir)?;
+    let summary = pipeline.run_stream(items, total, pending, &mut store, |e| match e {
         Event::Start {
             pending,
             done_before,

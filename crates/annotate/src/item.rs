@@ -104,13 +104,7 @@ impl Item {
 /// `out_dir` is the directory of the output JSONL: music files found in a folder are
 /// referred to relative to it (the trainer resolves `filepaths` against the JSONL's folder).
 pub fn read_items(path: &Path, out_dir: &Path) -> Result<Vec<Item>, InputError> {
-    if path.is_dir() {
-        read_folder(path, out_dir)
-    } else if path.is_file() {
-        read_jsonl(path)
-    } else {
-        Err(InputError::Missing(path.to_path_buf()))
-    }
+    Items::open(path, out_dir)?.collect()
 }
 
 /// Reads a JSONL file of items. Each line is an object with optional `id` (string; default:
@@ -118,44 +112,148 @@ pub fn read_items(path: &Path, out_dir: &Path) -> Result<Vec<Item>, InputError> 
 /// list) and any other fields, which become [`Item::facts`] (strings, numbers, booleans, or
 /// lists of them). Blank lines are skipped.
 pub fn read_jsonl(path: &Path) -> Result<Vec<Item>, InputError> {
-    let io = |source| InputError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let mut items = Vec::new();
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let n = i + 1;
-        let line = line.map_err(io)?;
-        let text = line.trim_start_matches('\u{feff}').trim();
-        if text.is_empty() {
-            continue;
+    Items::jsonl(path)?.collect()
+}
+
+/// The items of an input, read one at a time (memory holds one item and the ids seen, which
+/// must be unique: a repeated id is an error).
+pub struct Items {
+    source: ItemSource,
+    path: PathBuf,
+    seen: HashMap<String, String>,
+    failed: bool,
+}
+
+enum ItemSource {
+    Jsonl {
+        lines: std::io::Lines<std::io::BufReader<std::fs::File>>,
+        line: usize,
+    },
+    Folder {
+        files: std::vec::IntoIter<PathBuf>,
+        out_abs: PathBuf,
+    },
+}
+
+impl Items {
+    /// The items of a JSONL file or a folder of music files (see [`read_items`]).
+    pub fn open(path: &Path, out_dir: &Path) -> Result<Items, InputError> {
+        if path.is_dir() {
+            Items::folder(path, out_dir)
+        } else if path.is_file() {
+            Items::jsonl(path)
+        } else {
+            Err(InputError::Missing(path.to_path_buf()))
         }
-        let value: Value = serde_json::from_str(text).map_err(|e| InputError::Json {
-            path: path.to_path_buf(),
-            line: n,
-            message: e.to_string(),
-        })?;
-        let Value::Object(map) = value else {
-            return Err(InputError::Json {
-                path: path.to_path_buf(),
-                line: n,
-                message: "the line is valid JSON but not an object".into(),
-            });
-        };
-        let item = item_from_map(map, path, n)?;
-        if let Some(first) = seen.insert(item.id.clone(), n) {
-            return Err(InputError::DuplicateId {
-                path: path.to_path_buf(),
-                id: item.id,
-                first: format!("line {first}"),
-                second: format!("line {n}"),
-            });
-        }
-        items.push(item);
     }
-    Ok(items)
+
+    /// The items of a JSONL file (see [`read_jsonl`]).
+    pub fn jsonl(path: &Path) -> Result<Items, InputError> {
+        let file = std::fs::File::open(path).map_err(|source| InputError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(Items {
+            source: ItemSource::Jsonl {
+                lines: std::io::BufReader::new(file).lines(),
+                line: 0,
+            },
+            path: path.to_path_buf(),
+            seen: HashMap::new(),
+            failed: false,
+        })
+    }
+
+    /// The items of a folder of music files (see [`read_folder`]); the file list is read
+    /// here, each file when its item is reached.
+    pub fn folder(dir: &Path, out_dir: &Path) -> Result<Items, InputError> {
+        let mut files = Vec::new();
+        for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+            let entry = entry.map_err(|e| InputError::Io {
+                path: e.path().unwrap_or(dir).to_path_buf(),
+                source: e.into(),
+            })?;
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let ext = entry
+                .path()
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase);
+            if ext.is_some_and(|e| MUSIC_EXTENSIONS.contains(&e.as_str())) {
+                files.push(entry.into_path());
+            }
+        }
+        Ok(Items {
+            source: ItemSource::Folder {
+                files: files.into_iter(),
+                out_abs: absolute(out_dir),
+            },
+            path: dir.to_path_buf(),
+            seen: HashMap::new(),
+            failed: false,
+        })
+    }
+
+    fn next_item(&mut self) -> Option<Result<(Item, String), InputError>> {
+        let path = self.path.clone();
+        match &mut self.source {
+            ItemSource::Jsonl { lines, line } => loop {
+                let text = match lines.next()? {
+                    Ok(t) => t,
+                    Err(source) => return Some(Err(InputError::Io { path, source })),
+                };
+                *line += 1;
+                let n = *line;
+                let text = text.trim_start_matches('\u{feff}').trim();
+                if text.is_empty() {
+                    continue;
+                }
+                let json = |message: String| InputError::Json {
+                    path: path.clone(),
+                    line: n,
+                    message,
+                };
+                return Some(match serde_json::from_str::<Value>(text) {
+                    Ok(Value::Object(map)) => {
+                        item_from_map(map, &path, n).map(|i| (i, format!("line {n}")))
+                    }
+                    Ok(_) => Err(json("the line is valid JSON but not an object".into())),
+                    Err(e) => Err(json(e.to_string())),
+                });
+            },
+            ItemSource::Folder { files, out_abs } => {
+                let file = files.next()?;
+                let origin = file.display().to_string();
+                Some(folder_item(&path, &file, out_abs).map(|i| (i, origin)))
+            }
+        }
+    }
+}
+
+impl Iterator for Items {
+    type Item = Result<Item, InputError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let r = match self.next_item()? {
+            Ok((item, origin)) => match self.seen.insert(item.id.clone(), origin.clone()) {
+                Some(first) => Err(InputError::DuplicateId {
+                    path: self.path.clone(),
+                    id: item.id,
+                    first,
+                    second: origin,
+                }),
+                None => Ok(item),
+            },
+            Err(e) => Err(e),
+        };
+        self.failed = r.is_err();
+        Some(r)
+    }
 }
 
 fn item_from_map(
@@ -270,100 +368,72 @@ pub const MUSIC_EXTENSIONS: [&str; 8] =
 /// composer, `O:` origin, `A:` area, `R:` rhythm, `M:` meter, `K:` key, `N:` notes, `H:`
 /// history, `B:`/`S:` source). The sidecar wins where both give a field.
 pub fn read_folder(dir: &Path, out_dir: &Path) -> Result<Vec<Item>, InputError> {
-    let mut files = Vec::new();
-    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
-        let entry = entry.map_err(|e| InputError::Io {
-            path: e.path().unwrap_or(dir).to_path_buf(),
-            source: e.into(),
+    Items::folder(dir, out_dir)?.collect()
+}
+
+fn folder_item(dir: &Path, file: &Path, out_abs: &Path) -> Result<Item, InputError> {
+    let rel = file.strip_prefix(dir).unwrap_or(file).with_extension("");
+    let id = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/");
+    let mut item = Item {
+        id,
+        origin: file.display().to_string(),
+        filepaths: vec![relative_to(&absolute(file), out_abs)],
+        ..Item::default()
+    };
+    let is_abc = file
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("abc"));
+    if is_abc {
+        let bytes = std::fs::read(file).map_err(|source| InputError::Io {
+            path: file.to_path_buf(),
+            source,
         })?;
-        if !entry.file_type().is_file() {
-            continue;
-        }
-        let ext = entry
-            .path()
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase);
-        if ext.is_some_and(|e| MUSIC_EXTENSIONS.contains(&e.as_str())) {
-            files.push(entry.into_path());
-        }
+        abc_header(&String::from_utf8_lossy(&bytes), &mut item);
     }
-    let out_abs = absolute(out_dir);
-    let mut items = Vec::with_capacity(files.len());
-    let mut seen: HashMap<String, PathBuf> = HashMap::new();
-    for file in files {
-        let rel = file.strip_prefix(dir).unwrap_or(&file).with_extension("");
-        let id = rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
-        if let Some(first) = seen.insert(id.clone(), file.clone()) {
-            return Err(InputError::DuplicateId {
-                path: dir.to_path_buf(),
-                id,
-                first: first.display().to_string(),
-                second: file.display().to_string(),
-            });
-        }
-        let mut item = Item {
-            id,
-            origin: file.display().to_string(),
-            filepaths: vec![relative_to(&absolute(&file), &out_abs)],
-            ..Item::default()
+    let sidecar = file.with_extension("json");
+    if sidecar.is_file() {
+        let text = std::fs::read_to_string(&sidecar).map_err(|source| InputError::Io {
+            path: sidecar.clone(),
+            source,
+        })?;
+        let mut map = match serde_json::from_str::<Value>(&text) {
+            Ok(Value::Object(m)) => m,
+            Ok(_) => {
+                return Err(InputError::Json {
+                    path: sidecar,
+                    line: 1,
+                    message: "not an object".into(),
+                })
+            }
+            Err(e) => {
+                return Err(InputError::Json {
+                    path: sidecar,
+                    line: e.line(),
+                    message: e.to_string(),
+                })
+            }
         };
-        let is_abc = file
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("abc"));
-        if is_abc {
-            let bytes = std::fs::read(&file).map_err(|source| InputError::Io {
-                path: file.clone(),
-                source,
-            })?;
-            abc_header(&String::from_utf8_lossy(&bytes), &mut item);
+        // The id comes from the file's path, whatever the sidecar says.
+        map.insert("id".into(), Value::String(item.id.clone()));
+        let side = item_from_map(map, &sidecar, 1)?;
+        if side.title.is_some() {
+            item.title = side.title;
         }
-        let sidecar = file.with_extension("json");
-        if sidecar.is_file() {
-            let text = std::fs::read_to_string(&sidecar).map_err(|source| InputError::Io {
-                path: sidecar.clone(),
-                source,
-            })?;
-            let mut map = match serde_json::from_str::<Value>(&text) {
-                Ok(Value::Object(m)) => m,
-                Ok(_) => {
-                    return Err(InputError::Json {
-                        path: sidecar,
-                        line: 1,
-                        message: "not an object".into(),
-                    })
-                }
-                Err(e) => {
-                    return Err(InputError::Json {
-                        path: sidecar,
-                        line: e.line(),
-                        message: e.to_string(),
-                    })
-                }
-            };
-            // The id comes from the file's path, whatever the sidecar says.
-            map.insert("id".into(), Value::String(item.id.clone()));
-            let side = item_from_map(map, &sidecar, 1)?;
-            if side.title.is_some() {
-                item.title = side.title;
-            }
-            if !side.artists.is_empty() {
-                item.artists = side.artists;
-            }
-            item.facts.extend(side.facts);
+        if !side.artists.is_empty() {
+            item.artists = side.artists;
         }
-        if item.title.is_none() {
-            item.title = file
-                .file_stem()
-                .map(|s| s.to_string_lossy().replace(['_', '-'], " "));
-        }
-        items.push(item);
+        item.facts.extend(side.facts);
     }
-    Ok(items)
+    if item.title.is_none() {
+        item.title = file
+            .file_stem()
+            .map(|s| s.to_string_lossy().replace(['_', '-'], " "));
+    }
+    Ok(item)
 }
 
 /// Fills `item` from the header of the first tune of an ABC text (up to its `K:` line).
@@ -540,5 +610,11 @@ mod tests {
         assert_eq!(items[1].facts["region"], "Ireland");
         let inside = read_items(&dir.path().join("music"), dir.path()).unwrap();
         assert_eq!(inside[1].filepaths, vec!["music/sub/b.mid"]);
+        // Two files with one stem are one id twice.
+        std::fs::write(music.join("a.mid"), b"MThd").unwrap();
+        let e = read_items(&dir.path().join("music"), dir.path())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("item id \"sub/a\" appears twice"), "{e}");
     }
 }

@@ -20,7 +20,7 @@ pub mod source;
 pub mod store;
 
 pub use config::{Config, ConfigError};
-pub use item::{read_items, InputError, Item};
+pub use item::{read_items, InputError, Item, Items};
 pub use pipeline::{Event, Pipeline, RunError, Summary};
 pub use source::{Page, RetrievalError, SavedPages, SearchApi, Source};
 pub use store::{Store, StoreError};

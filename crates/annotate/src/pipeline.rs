@@ -3,16 +3,16 @@
 //! then duplicates are screened and the record is written. Items run on a bounded number of
 //! worker threads; results are written by one thread, in completion order.
 
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Mutex};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::config::{Config, ConfigError};
 use crate::filter::{check_annotation, check_translation, screen_title, Grounding, Reason};
-use crate::item::Item;
+use crate::item::{InputError, Item};
 use crate::lang::Language;
 use crate::llm::{ChatClient, LlmError, Structured, Usage};
 use crate::prompt::{annotation_messages, translation_messages};
@@ -35,6 +35,9 @@ pub enum RunError {
     /// The output or journal could not be written.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The input turned out bad while being read.
+    #[error(transparent)]
+    Input(#[from] InputError),
 }
 
 /// Progress reports.
@@ -185,6 +188,40 @@ struct OutRecord<'a> {
     scene: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     translations: Option<BTreeMap<&'a str, &'a str>>,
+}
+
+/// The shared source of the workers' items.
+struct Feed<I> {
+    items: I,
+    taken: usize,
+    error: Option<InputError>,
+}
+
+impl<I: Iterator<Item = Result<Item, InputError>>> Feed<I> {
+    /// The next item not in `done`, unless `limit` items were taken; `Err` on an input
+    /// error (kept in `error`).
+    fn next_pending(&mut self, done: &HashSet<String>, limit: usize) -> Result<Option<Item>, ()> {
+        if self.error.is_some() {
+            return Err(());
+        }
+        if self.taken >= limit {
+            return Ok(None);
+        }
+        for item in self.items.by_ref() {
+            match item {
+                Ok(i) if done.contains(&i.id) => continue,
+                Ok(i) => {
+                    self.taken += 1;
+                    return Ok(Some(i));
+                }
+                Err(e) => {
+                    self.error = Some(e);
+                    return Err(());
+                }
+            }
+        }
+        Ok(None)
+    }
 }
 
 /// The result of one item on a worker.
@@ -433,50 +470,84 @@ impl Pipeline {
         &self,
         items: &[Item],
         store: &mut Store,
+        on_event: impl FnMut(&Event),
+    ) -> Result<Summary, RunError> {
+        let pending = items.iter().filter(|i| !store.is_done(&i.id)).count();
+        let feed = items.iter().cloned().map(Ok);
+        self.run_stream(feed, items.len(), pending, store, on_event)
+    }
+
+    /// Like [`run`](Self::run), over items read one at a time (memory holds the items in
+    /// flight). `total` and `pending` are the input's item count and how many of them
+    /// `store` has not finished (a first pass over the input counts them: see
+    /// [`count_pending`](Self::count_pending)). An input error met on the way ends the run
+    /// with that error, after the items in flight.
+    pub fn run_stream(
+        &self,
+        items: impl Iterator<Item = Result<Item, InputError>> + Send,
+        total: usize,
+        pending: usize,
+        store: &mut Store,
         mut on_event: impl FnMut(&Event),
-    ) -> Result<Summary, StoreError> {
+    ) -> Result<Summary, RunError> {
         let mut summary = Summary {
-            items: items.len(),
+            items: total,
             recovered: store.recovered,
+            done_before: total.saturating_sub(pending),
             ..Summary::default()
         };
-        let mut pending: Vec<&Item> = items.iter().filter(|i| !store.is_done(&i.id)).collect();
-        summary.done_before = items.len() - pending.len();
-        if let Some(l) = self.config.run.limit {
-            summary.beyond_limit = pending.len().saturating_sub(l);
-            pending.truncate(l);
-        }
+        let todo = match self.config.run.limit {
+            Some(l) => {
+                summary.beyond_limit = pending.saturating_sub(l);
+                pending.min(l)
+            }
+            None => pending,
+        };
         on_event(&Event::Start {
-            pending: pending.len(),
+            pending: todo,
             done_before: summary.done_before,
         });
-        let next = AtomicUsize::new(0);
+        let done: HashSet<String> = store.entries().map(|e| e.id.clone()).collect();
+        let feed = Mutex::new(Feed {
+            items,
+            taken: 0,
+            error: None,
+        });
         let stop = AtomicBool::new(false);
-        let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
+        let (tx, rx) = mpsc::channel::<(Item, Outcome)>();
         let mut store_error = None;
         std::thread::scope(|scope| {
-            for _ in 0..self.config.run.jobs.min(pending.len().max(1)) {
+            for _ in 0..self.config.run.jobs.min(todo.max(1)) {
                 let tx = tx.clone();
-                let (next, stop, pending) = (&next, &stop, &pending);
+                let (feed, stop, done) = (&feed, &stop, &done);
                 scope.spawn(move || loop {
                     if stop.load(Ordering::SeqCst) {
                         break;
                     }
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(item) = pending.get(i) else { break };
-                    let out = self.annotate(item);
-                    if tx.send((i, out)).is_err() {
+                    let next = {
+                        let mut f = feed.lock().unwrap_or_else(|e| e.into_inner());
+                        f.next_pending(done, todo)
+                    };
+                    let item = match next {
+                        Ok(Some(item)) => item,
+                        Ok(None) => break,
+                        Err(()) => {
+                            stop.store(true, Ordering::SeqCst);
+                            break;
+                        }
+                    };
+                    let out = self.annotate(&item);
+                    if tx.send((item, out)).is_err() {
                         break;
                     }
                 });
             }
             drop(tx);
-            for (i, out) in rx {
-                let item = pending[i];
+            for (item, out) in rx {
                 if store_error.is_some() {
                     continue;
                 }
-                let result = self.finish(item, out, store, &mut summary, &stop, &mut on_event);
+                let result = self.finish(&item, out, store, &mut summary, &stop, &mut on_event);
                 if let Err(e) = result {
                     stop.store(true, Ordering::SeqCst);
                     store_error = Some(e);
@@ -484,10 +555,13 @@ impl Pipeline {
             }
         });
         if let Some(e) = store_error {
-            return Err(e);
+            return Err(e.into());
         }
-        let started = next.load(Ordering::SeqCst).min(pending.len());
-        summary.not_started = pending.len() - started;
+        let feed = feed.into_inner().unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = feed.error {
+            return Err(RunError::Input(e));
+        }
+        summary.not_started = todo.saturating_sub(feed.taken);
         summary.structured = match self.client.structured() {
             Structured::Auto | Structured::JsonSchema => "json_schema",
             Structured::JsonObject => "json_object",
@@ -501,6 +575,23 @@ impl Pipeline {
             }
         }
         Ok(summary)
+    }
+
+    /// A first pass over an input: its item count and how many `store` has not finished
+    /// (the input is checked whole, so a bad line fails before any request).
+    pub fn count_pending(
+        items: impl Iterator<Item = Result<Item, InputError>>,
+        store: &Store,
+    ) -> Result<(usize, usize), InputError> {
+        let (mut total, mut pending) = (0, 0);
+        for item in items {
+            let item = item?;
+            total += 1;
+            if !store.is_done(&item.id) {
+                pending += 1;
+            }
+        }
+        Ok((total, pending))
     }
 
     fn finish(
@@ -613,5 +704,59 @@ impl Pipeline {
             rejected: Some(detail),
         });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(id: &str) -> Result<Item, InputError> {
+        Ok(Item {
+            id: id.into(),
+            ..Item::default()
+        })
+    }
+
+    #[test]
+    fn the_feed_skips_done_items_honours_the_limit_and_stops_at_bad_input() {
+        let done: HashSet<String> = ["a".to_string()].into();
+        let bad = Err(InputError::Missing("x".into()));
+        let mut f = Feed {
+            items: vec![item("a"), item("b"), bad, item("c")].into_iter(),
+            taken: 0,
+            error: None,
+        };
+        assert_eq!(f.next_pending(&done, 10).unwrap().unwrap().id, "b");
+        assert!(f.next_pending(&done, 10).is_err());
+        assert!(f.next_pending(&done, 10).is_err(), "stays stopped");
+        assert!(matches!(f.error, Some(InputError::Missing(_))));
+        assert_eq!(f.taken, 1);
+
+        let mut f = Feed {
+            items: vec![item("b"), item("c")].into_iter(),
+            taken: 0,
+            error: None,
+        };
+        assert_eq!(f.next_pending(&done, 1).unwrap().unwrap().id, "b");
+        assert!(f.next_pending(&done, 1).unwrap().is_none(), "limit reached");
+    }
+
+    #[test]
+    fn translation_targets_are_stable_per_id_and_spread() {
+        let mut c = Config::default();
+        c.generation.translate = vec!["de".into(), "fr".into(), "ja".into()];
+        let p = Pipeline::with_sources(c, Vec::new()).unwrap();
+        let pick = |id: &str| p.target_of(id).unwrap().code;
+        assert_eq!(pick("han1_1"), pick("han1_1"));
+        let used: HashSet<&str> = (0..60).map(|i| pick(&format!("item{i}"))).collect();
+        assert_eq!(used.len(), 3);
+        let mut c = Config::default();
+        c.generation.translate = vec!["en".into()];
+        let e = Pipeline::with_sources(c, Vec::new())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("cannot translate into English"), "{e}");
     }
 }
