@@ -23,7 +23,8 @@ if [ ! -x "$server" ]; then
   command -v cmake >/dev/null || { echo "fetch-llm.sh: cmake is needed (apt-get install cmake)" >&2; exit 1; }
   work="$(mktemp -d)"
   trap 'rm -rf "$work"' EXIT
-  $PIP download --quiet --no-deps --no-binary :all: "llama-cpp-python==$LLAMA_CPP_PYTHON" -d "$work"
+  # The sdist only (its build dependencies, for the metadata step, come as wheels).
+  $PIP download --quiet --no-deps --no-binary llama-cpp-python "llama-cpp-python==$LLAMA_CPP_PYTHON" -d "$work"
   tar xzf "$work/llama_cpp_python-$LLAMA_CPP_PYTHON.tar.gz" -C "$work"
   src="$work/llama_cpp_python-$LLAMA_CPP_PYTHON/vendor/llama.cpp"
   # CPU only, static, no web UI (nothing downloaded at build time), no HTTPS.
