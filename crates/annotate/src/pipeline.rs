@@ -234,7 +234,8 @@ enum Outcome {
         entry: Entry,
     },
     Rejected(Entry),
-    Failed(RunError),
+    /// A system failure, and the tokens the item had used.
+    Failed(RunError, Usage),
 }
 
 /// The configured pipeline.
@@ -340,7 +341,7 @@ impl Pipeline {
         for s in &self.sources {
             match s.retrieve(item) {
                 Ok(p) => pages.extend(p),
-                Err(e) => return Outcome::Failed(e.into()),
+                Err(e) => return Outcome::Failed(e.into(), entry.tokens),
             }
         }
         let r = &self.config.retrieval;
@@ -358,7 +359,7 @@ impl Pipeline {
         for _ in 0..self.config.generation.answer_attempts {
             let c = match self.client.complete(&messages, &schema) {
                 Ok(c) => c,
-                Err(e) => return Outcome::Failed(e.into()),
+                Err(e) => return Outcome::Failed(e.into(), entry.tokens),
             };
             entry.tokens += c.usage;
             entry.retries += c.retries;
@@ -430,7 +431,7 @@ impl Pipeline {
                     .complete(&msgs, &translation_schema(&fields, limits))
                 {
                     Ok(c) => c,
-                    Err(e) => return Outcome::Failed(e.into()),
+                    Err(e) => return Outcome::Failed(e.into(), entry.tokens),
                 };
                 entry.tokens += c.usage;
                 entry.retries += c.retries;
@@ -604,7 +605,8 @@ impl Pipeline {
         on_event: &mut impl FnMut(&Event),
     ) -> Result<(), StoreError> {
         match out {
-            Outcome::Failed(e) => {
+            Outcome::Failed(e, tokens) => {
+                summary.tokens += tokens;
                 stop.store(true, Ordering::SeqCst);
                 let error = e.to_string();
                 summary.failed.push((item.id.clone(), error.clone()));
