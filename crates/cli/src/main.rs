@@ -65,6 +65,9 @@ enum Command {
     Benchmark(benchmark::BenchmarkCommand),
     /// Contrastive training / fine-tuning (one stage per run), resumable.
     Train(train::TrainArgs),
+    /// Annotate a music collection as M4-RAG-style JSONL for training, through retrieval and any
+    /// OpenAI-compatible LLM server (docs/annotate.md); resumable.
+    Annotate(clamp3_annotate::cli::AnnotateArgs),
     /// Extract MERT-v1-95M features (1, N, 768) from recordings, as the reference's
     /// `extract_mert.py --mean_features`: one `<file name>.npy` per input (e.g. `song.mp3.npy`).
     Features(features::FeaturesArgs),
@@ -106,6 +109,7 @@ fn main() -> ExitCode {
         Command::Probe(c) => probe::run(&ctx, c),
         Command::Benchmark(c) => benchmark::run(c),
         Command::Train(a) => train::run(&ctx, a),
+        Command::Annotate(a) => clamp3_annotate::cli::run(a),
         Command::Features(a) => features::run(&ctx, a),
         Command::Convert(a) => convert::run(a),
         Command::ConvertWeights(a) => models::convert_weights(a).map(|()| true),
