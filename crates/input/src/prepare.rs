@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use clamp3_audio::AudioSource;
+use clamp3_audio::{AudioSource, MertOptions};
 use clamp3_formats::patch::Patchilizer;
 use clamp3_model::{Modality, Sequence};
 
@@ -108,6 +108,7 @@ pub struct Preparer {
     patchilizer: Patchilizer,
     audio_dim: usize,
     mxl: MxlSelection,
+    recordings: MertOptions,
 }
 
 impl Preparer {
@@ -123,6 +124,7 @@ impl Preparer {
             patchilizer: Patchilizer::with_patch_size(patch_size)?,
             audio_dim,
             mxl: MxlSelection::Lenient,
+            recordings: MertOptions::default(),
         })
     }
 
@@ -130,6 +132,18 @@ impl Preparer {
     pub fn with_mxl_selection(mut self, selection: MxlSelection) -> Self {
         self.mxl = selection;
         self
+    }
+
+    /// Opens recordings with `opts` (e.g. a duration limit, or a smaller in-memory limit so
+    /// that long recordings are decoded again per pass instead of held).
+    pub fn with_recording_options(mut self, opts: MertOptions) -> Self {
+        self.recordings = opts;
+        self
+    }
+
+    /// The options recordings are opened with.
+    pub fn recording_options(&self) -> &MertOptions {
+        &self.recordings
     }
 
     /// The tokenizer, if text can be prepared.
@@ -181,7 +195,12 @@ impl Preparer {
                 self.symbolic(&symbolic::model_text(kind, bytes, self.mxl)?)?
             }
             InputKind::Features => audio::read_features(bytes, self.audio_dim)?.into_sequence(),
-            InputKind::Audio => return Ok(Prepared::Recording(Recording::open(&recording())?)),
+            InputKind::Audio => {
+                return Ok(Prepared::Recording(Recording::open_with(
+                    &recording(),
+                    &self.recordings,
+                )?))
+            }
         }))
     }
 
@@ -195,7 +214,10 @@ impl Preparer {
             Input::Path(p) => {
                 let kind = InputKind::of(p).ok_or(InputCause::Unsupported)?;
                 if kind == InputKind::Audio {
-                    return Ok(Prepared::Recording(Recording::open(&AudioSource::path(p))?));
+                    return Ok(Prepared::Recording(Recording::open_with(
+                        &AudioSource::path(p),
+                        &self.recordings,
+                    )?));
                 }
                 let bytes = std::fs::read(p).map_err(InputCause::Io)?;
                 self.prepare_source(kind, &bytes, || AudioSource::path(p))
