@@ -11,6 +11,7 @@ mod models;
 mod probe;
 mod progress;
 mod report;
+mod serve;
 mod train;
 
 use std::process::ExitCode;
@@ -74,6 +75,8 @@ enum Command {
     Download(models::DownloadArgs),
     /// Show a model's configuration and checkpoint entries.
     Info(models::InfoArgs),
+    /// Serve the model (and an index) over HTTP: embeddings, search, classify, score.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -100,6 +103,7 @@ fn main() -> ExitCode {
         Command::ConvertWeights(a) => models::convert_weights(a).map(|()| true),
         Command::Download(a) => models::download(a).map(|()| true),
         Command::Info(a) => models::info(a).map(|()| true),
+        Command::Serve(a) => serve::run(&ctx, a),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
