@@ -74,11 +74,23 @@ impl Engine {
             in_memory_limit: HELD_AUDIO_SECONDS * 24_000,
             ..MertOptions::default()
         });
+        Self::shared(Arc::new(embedder), library, model_name, config, metrics)
+    }
+
+    /// Wraps an embedder shared with others (its recording options as they are) and starts a
+    /// batching queue in front of it.
+    pub fn shared(
+        embedder: Arc<Embedder>,
+        library: Option<Library>,
+        model_name: impl Into<String>,
+        config: &Config,
+        metrics: Arc<Metrics>,
+    ) -> anyhow::Result<Self> {
+        let limits = &config.limits;
         if let Some(l) = &library {
             l.check_model(&embedder)
                 .with_context(|| format!("index {}", l.dir().display()))?;
         }
-        let embedder = Arc::new(embedder);
         let opts = EmbedOptions {
             max_batch: limits.segments_per_pass.max(1),
             ..EmbedOptions::default()

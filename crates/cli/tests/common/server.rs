@@ -1,4 +1,5 @@
 //! A `clamp3 serve` process on a free loopback port, and a small blocking client for it.
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
