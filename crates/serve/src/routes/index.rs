@@ -37,8 +37,9 @@ pub struct IndexInfo {
     pub dim: usize,
 }
 
+/// Runs index work off the async threads (the library's error boxed: it is large).
 async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, clamp3::Error> + Send + 'static,
+    f: impl FnOnce() -> Result<T, Box<clamp3::Error>> + Send + 'static,
 ) -> ApiResult<T> {
     tokio::task::spawn_blocking(f)
         .await
@@ -244,7 +245,7 @@ pub async fn add(
     let lib = library.clone();
     let stored: Vec<Option<String>> = blocking(move || {
         keys.iter()
-            .map(|(k, _)| lib.hash_of(k))
+            .map(|(k, _)| lib.hash_of(k).map_err(Box::new))
             .collect::<Result<_, _>>()
     })
     .await?;
@@ -295,7 +296,7 @@ pub async fn add(
         if !items.is_empty() {
             lib.upsert(&items)?;
         }
-        lib.len()
+        Ok(lib.len()?)
     })
     .await?;
     let count = |s: AddStatus| statuses.iter().filter(|x| **x == s).count();

@@ -123,9 +123,10 @@ pub async fn search(
         modality: req.modality,
         mode,
     };
-    let found = tokio::task::spawn_blocking(move || library.search(&vector, &opts))
-        .await
-        .map_err(|e| ApiError::internal(format!("search failed: {e}")))?
-        .map_err(|e| ApiError::from_library(&e))?;
+    let found =
+        tokio::task::spawn_blocking(move || library.search(&vector, &opts).map_err(Box::new))
+            .await
+            .map_err(|e| ApiError::internal(format!("search failed: {e}")))?
+            .map_err(|e| ApiError::from_library(&e))?;
     Ok(Json(SearchResults::new(label, &found)))
 }
