@@ -977,3 +977,44 @@ fn operations_docs_and_the_page_are_served_by_the_binary() {
     assert_eq!(v["route"], "/openapi.json");
     assert!(v["ms"].is_number());
 }
+
+#[test]
+fn inputs_of_a_client_that_went_away_are_dropped_from_the_queue() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model_dir(tmp.path());
+    let s = Server::start(&model, &["--max-batch-items", "1", "--max-inputs", "32"]);
+    let long =
+        std::fs::read_to_string(repo("fixtures/model/inputs/essen_titles_long.txt")).unwrap();
+    let heavy: Vec<String> = (0..32).map(|i| format!("{long}\n{i}")).collect();
+    let body = serde_json::to_vec(&json!({ "input": heavy })).unwrap();
+    std::thread::scope(|sc| {
+        // One client keeps the model busy, one batch per input ...
+        let busy =
+            sc.spawn(|| s.post_raw("/v1/embeddings", "application/json", body.clone(), None));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        // ... while another sends the same and hangs up at once.
+        let addr = s.base.trim_start_matches("http://");
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            c,
+            "POST /v1/embeddings HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .unwrap();
+        c.write_all(&body).unwrap();
+        c.flush().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        drop(c);
+        assert_eq!(busy.join().unwrap().status, 200);
+    });
+    let t = std::time::Instant::now();
+    while s.metric("clamp3_inputs_dropped_total", None) == 0.0 {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(30),
+            "the departed client's inputs were embedded anyway"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(s.get("/health").status, 200);
+}
