@@ -315,6 +315,28 @@ fn throughput() {
                 results[ci].push(r);
             }
         }
+        let metrics = agent()
+            .get(format!("{}/metrics", batched.base))
+            .call()
+            .ok()
+            .and_then(|mut r| r.body_mut().read_to_string().ok())
+            .unwrap_or_default();
+        let value = |name: &str| -> f64 {
+            metrics
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+                .unwrap_or(f64::NAN)
+        };
+        let (sum, count) = (
+            value("clamp3_batch_inputs_sum"),
+            value("clamp3_batch_inputs_count"),
+        );
+        println!(
+            "{:<9} batched server so far: {count} model batches, {:.1} inputs per batch on average",
+            l.name,
+            sum / count
+        );
         let mut med = Vec::new();
         for ((name, _, _), rs) in configs.iter().zip(&results) {
             let m = (

@@ -122,9 +122,10 @@ impl ApiError {
         )
     }
 
-    /// Why input `index` (of format `format`) could not be embedded.
-    pub fn from_cause(index: usize, format: &str, cause: &Cause) -> Self {
-        let message = format!("input {index} (format {format}): {cause}");
+    /// Why the input named `what` (e.g. `input 2`), of format `format`, could not be
+    /// embedded.
+    pub fn from_cause(what: &str, format: &str, cause: &Cause) -> Self {
+        let message = format!("{what} (format {format}): {cause}");
         match cause {
             Cause::Input(InputCause::Audio(clamp3_audio::AudioError::LongerThan { .. })) => {
                 Self::too_large(message)
@@ -183,18 +184,18 @@ mod tests {
 
     #[test]
     fn causes_map_to_statuses_by_fault() {
-        let bad = ApiError::from_cause(2, "mid", &Cause::Input(InputCause::EmptyText));
+        let bad = ApiError::from_cause("input 2", "mid", &Cause::Input(InputCause::EmptyText));
         assert_eq!(bad.status, StatusCode::BAD_REQUEST);
         assert!(bad.message.starts_with("input 2 (format mid): "), "{bad}");
         let long = ApiError::from_cause(
-            0,
+            "input 0",
             "wav",
             &Cause::Input(InputCause::Audio(clamp3_audio::AudioError::LongerThan {
                 seconds: 10.0,
             })),
         );
         assert_eq!(long.status, StatusCode::PAYLOAD_TOO_LARGE);
-        let missing = ApiError::from_cause(0, "wav", &Cause::System(SystemCause::NoMert));
+        let missing = ApiError::from_cause("input 0", "wav", &Cause::System(SystemCause::NoMert));
         assert_eq!(missing.status, StatusCode::NOT_IMPLEMENTED);
         let json = serde_json::to_value(bad.body()).unwrap();
         assert_eq!(json["error"]["type"], "invalid_request_error");

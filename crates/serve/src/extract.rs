@@ -43,8 +43,18 @@ fn rejection(r: JsonRejection) -> ApiError {
 }
 
 /// Embeds decoded inputs through the batching queue, all or none: the first failure (in input
-/// order) is the answer, naming the input and its format; the others are withdrawn.
+/// order) is the answer, naming the input (`input N`) and its format; the others are
+/// withdrawn.
 pub async fn embed_inputs(engine: &Engine, decoded: &[Decoded]) -> Result<Vec<Embedded>, ApiError> {
+    embed_named(engine, decoded, crate::input::input_n).await
+}
+
+/// [`embed_inputs`], with errors naming the input at position `i` as `name(i)`.
+pub async fn embed_named(
+    engine: &Engine,
+    decoded: &[Decoded],
+    name: impl Fn(usize) -> String,
+) -> Result<Vec<Embedded>, ApiError> {
     let inputs = decoded.iter().map(|d| d.input.clone()).collect();
     let receivers = engine.batcher.submit(inputs).map_err(|full| {
         ApiError::new(
@@ -59,16 +69,19 @@ pub async fn embed_inputs(engine: &Engine, decoded: &[Decoded]) -> Result<Vec<Em
     let mut out = Vec::with_capacity(receivers.len());
     for (i, rx) in receivers.into_iter().enumerate() {
         let format = &decoded[i].format;
+        let what = name(i);
         match rx.await {
             Ok(Ok(e)) => out.push(e),
-            Ok(Err(JobError::Embed(cause))) => return Err(ApiError::from_cause(i, format, &cause)),
+            Ok(Err(JobError::Embed(cause))) => {
+                return Err(ApiError::from_cause(&what, format, &cause))
+            }
             Ok(Err(e @ JobError::TooLarge { .. })) => {
                 return Err(ApiError::too_large(format!(
-                    "input {i} (format {format}): {e}"
+                    "{what} (format {format}): {e}"
                 )))
             }
             Ok(Err(e @ JobError::Stopped)) | Ok(Err(e @ JobError::Crashed(_))) => {
-                let msg = format!("input {i} (format {format}): {e}");
+                let msg = format!("{what} (format {format}): {e}");
                 return Err(if matches!(e, JobError::Stopped) {
                     ApiError::unavailable(msg)
                 } else {
@@ -77,7 +90,7 @@ pub async fn embed_inputs(engine: &Engine, decoded: &[Decoded]) -> Result<Vec<Em
             }
             Err(_) => {
                 return Err(ApiError::unavailable(format!(
-                    "input {i} (format {format}): the server is shutting down"
+                    "{what} (format {format}): the server is shutting down"
                 )))
             }
         }

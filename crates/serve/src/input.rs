@@ -68,9 +68,9 @@ pub struct Decoded {
 }
 
 impl InputItem {
-    /// The library's input for input `index` of the request, or why it cannot be one (the
-    /// error names the input and its format).
-    pub fn decode(&self, index: usize) -> Result<Decoded, ApiError> {
+    /// The library's input for the request's input named `what` (e.g. `input 2`), or why it
+    /// cannot be one (the error names the input and its format).
+    pub fn decode(&self, what: &str) -> Result<Decoded, ApiError> {
         match self {
             // The bytes of a `.txt` file: read as one (universal newlines), not as prepared
             // content.
@@ -84,14 +84,14 @@ impl InputItem {
                 let format = f.format.trim_start_matches('.').to_ascii_lowercase();
                 let kind = InputKind::from_extension(&format).ok_or_else(|| {
                     ApiError::bad_request(format!(
-                        "input {index}: unknown format `{}` (supported: {})",
+                        "{what}: unknown format `{}` (supported: {})",
                         f.format,
                         InputKind::extension_list()
                     ))
                 })?;
                 let bytes = decode_base64(&f.data).map_err(|e| {
                     ApiError::bad_request(format!(
-                        "input {index} (format {format}): `data` is not valid base64: {e}"
+                        "{what} (format {format}): `data` is not valid base64: {e}"
                     ))
                 })?;
                 Ok(Decoded {
@@ -134,8 +134,18 @@ pub fn encode_base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// Decodes every input of a request, checking the count against `max_inputs`.
-pub fn decode_all(items: &[InputItem], max_inputs: usize) -> Result<Vec<Decoded>, ApiError> {
+/// How the inputs of a request are named in errors: `input N`.
+pub fn input_n(i: usize) -> String {
+    format!("input {i}")
+}
+
+/// Decodes every input of a request, checking the count against `max_inputs`; `name` says
+/// how errors name the input at each position.
+pub fn decode_all(
+    items: &[InputItem],
+    max_inputs: usize,
+    name: impl Fn(usize) -> String,
+) -> Result<Vec<Decoded>, ApiError> {
     if items.is_empty() {
         return Err(ApiError::bad_request("no input given"));
     }
@@ -145,7 +155,11 @@ pub fn decode_all(items: &[InputItem], max_inputs: usize) -> Result<Vec<Decoded>
             items.len()
         )));
     }
-    items.iter().enumerate().map(|(i, x)| x.decode(i)).collect()
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, x)| x.decode(&name(i)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -158,7 +172,7 @@ mod tests {
             r#"["a reel", {"format": "ABC", "data": "WDox"}, {"format": ".mid", "data": "TVRo\nZA"}]"#,
         )
         .unwrap();
-        let d = decode_all(&items, 8).unwrap();
+        let d = decode_all(&items, 8, input_n).unwrap();
         assert_eq!(d[0].format, "txt");
         assert_eq!(d[1].format, "abc");
         assert!(
@@ -169,20 +183,26 @@ mod tests {
         );
         let bad: Vec<InputItem> =
             serde_json::from_str(r#"["x", {"format": "docx", "data": ""}]"#).unwrap();
-        let e = decode_all(&bad, 8).unwrap_err();
+        let e = decode_all(&bad, 8, input_n).unwrap_err();
         assert!(
             e.message.starts_with("input 1: unknown format `docx`"),
             "{e}"
         );
         let bad: Vec<InputItem> =
             serde_json::from_str(r#"[{"format": "wav", "data": "@@@"}]"#).unwrap();
-        let e = decode_all(&bad, 8).unwrap_err();
+        let e = decode_all(&bad, 8, input_n).unwrap_err();
         assert!(
             e.message
                 .starts_with("input 0 (format wav): `data` is not valid base64"),
             "{e}"
         );
-        assert_eq!(decode_all(&items, 2).unwrap_err().status.as_u16(), 413);
-        assert_eq!(decode_all(&[], 2).unwrap_err().status.as_u16(), 400);
+        assert_eq!(
+            decode_all(&items, 2, input_n).unwrap_err().status.as_u16(),
+            413
+        );
+        assert_eq!(
+            decode_all(&[], 2, input_n).unwrap_err().status.as_u16(),
+            400
+        );
     }
 }

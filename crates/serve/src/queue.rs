@@ -360,3 +360,130 @@ fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
         .or_else(|| p.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "panic".into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clamp3::{Device, InputKind};
+    use clamp3_model::{synthetic, Clamp3Config, Clamp3Model, Parts};
+
+    fn tiny() -> Arc<Embedder> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/model");
+        let cfg = Clamp3Config::from_json(
+            &std::fs::read_to_string(dir.join("tiny/config.json")).unwrap(),
+        )
+        .unwrap();
+        let model =
+            Clamp3Model::load(&cfg, Parts::ALL, synthetic::var_builder(&Device::Cpu)).unwrap();
+        Arc::new(Embedder::from_parts(model, None).unwrap())
+    }
+
+    fn abc(i: usize) -> Input {
+        Input::bytes(
+            InputKind::Abc,
+            format!(
+                "X:{i}\nL:1/8\nK:C\n[V:1]CDEF GABc|{}|\n",
+                "cdef ".repeat(i % 5 + 1)
+            )
+            .into_bytes(),
+        )
+    }
+
+    #[test]
+    fn batches_respect_the_bounds_and_equal_the_library_and_a_full_queue_refuses() {
+        let e = tiny();
+        let limits = Limits {
+            max_batch_items: 3,
+            max_queue: 10,
+            prepare_threads: 2,
+            ..Limits::default()
+        };
+        let metrics = Arc::new(Metrics::new());
+        let b =
+            Batcher::start(e.clone(), limits, EmbedOptions::default(), metrics.clone()).unwrap();
+        let inputs: Vec<Input> = (0..7).map(abc).collect();
+        let rxs = b.submit(inputs.clone()).unwrap();
+        // 7 accepted of 10: 4 more would not fit.
+        let full = b.submit((0..4).map(abc).collect()).unwrap_err();
+        assert_eq!(full.capacity, 10);
+        assert!(full.depth <= 7);
+        let want = e.embed(&inputs, &EmbedOptions::default());
+        for (rx, w) in rxs.into_iter().zip(want) {
+            let got = rx.blocking_recv().unwrap().unwrap();
+            assert_eq!(got.modality, clamp3::Modality::Symbolic);
+            let (g, w) = (
+                got.embedding.into_global().unwrap(),
+                w.unwrap().into_global().unwrap(),
+            );
+            let max_abs = g
+                .iter()
+                .zip(&w)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(max_abs <= 1e-5, "{max_abs}");
+        }
+        // Every input answered: the queue is empty again, in at least 3 batches of at most 3.
+        assert_eq!(b.depth(), 0);
+        let text = metrics.render();
+        let value = |name: &str| -> f64 {
+            text.lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+                .unwrap()
+        };
+        assert_eq!(value("clamp3_batch_inputs_sum"), 7.0);
+        assert!(value("clamp3_batch_inputs_count") >= 3.0);
+        assert!(text.contains("clamp3_batch_inputs_bucket{le=\"4.0\"} "));
+        let under4 = value("clamp3_batch_inputs_bucket{le=\"4.0\"}");
+        assert_eq!(
+            under4,
+            value("clamp3_batch_inputs_count"),
+            "a batch of more than 3"
+        );
+        // Bad input: the input's fault, the others unaffected.
+        let rxs = b
+            .submit(vec![
+                Input::bytes(InputKind::Midi, b"MThd".to_vec()),
+                abc(1),
+            ])
+            .unwrap();
+        let mut it = rxs.into_iter();
+        assert!(matches!(
+            it.next().unwrap().blocking_recv().unwrap(),
+            Err(JobError::Embed(Cause::Input(_)))
+        ));
+        assert!(it.next().unwrap().blocking_recv().unwrap().is_ok());
+    }
+
+    #[test]
+    fn withdrawn_inputs_are_dropped_not_embedded() {
+        let e = tiny();
+        let limits = Limits {
+            max_batch_items: 1,
+            prepare_threads: 1,
+            ..Limits::default()
+        };
+        let metrics = Arc::new(Metrics::new());
+        let b = Batcher::start(e, limits, EmbedOptions::default(), metrics.clone()).unwrap();
+        let kept = b.submit((0..2).map(abc).collect()).unwrap();
+        drop(b.submit((0..20).map(abc).collect()).unwrap());
+        for rx in kept {
+            assert!(rx.blocking_recv().unwrap().is_ok());
+        }
+        let t = Instant::now();
+        while b.depth() > 0 {
+            assert!(t.elapsed().as_secs() < 30);
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        // Each withdrawn input was either skipped or (if the model thread had already taken
+        // it) embedded, never both; nearly all were skipped.
+        let embedded = metrics
+            .inputs
+            .get_or_create(&ModalityLabel {
+                modality: "symbolic".into(),
+            })
+            .get();
+        assert_eq!(metrics.dropped.get() + embedded, 22);
+        assert!(metrics.dropped.get() >= 15, "{}", metrics.dropped.get());
+    }
+}

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{embed_inputs, global, ApiJson};
-use crate::input::{decode_all, Decoded, InputItem, OneOrMany};
+use crate::extract::{embed_named, global, ApiJson};
+use crate::input::{decode_all, input_n, Decoded, InputItem, OneOrMany};
 use crate::state::AppState;
 
 /// The classification request.
@@ -96,32 +96,27 @@ pub async fn classify(
         )));
     }
     let items = req.input.into_vec();
-    let decoded = decode_all(&items, max)?;
+    let decoded = decode_all(&items, max, input_n)?;
     let label_inputs: Vec<Decoded> = names
         .iter()
-        .map(|n| InputItem::Text(n.clone()).decode(0))
+        .enumerate()
+        .map(|(i, n)| InputItem::Text(n.clone()).decode(&format!("label {i}")))
         .collect::<Result<_, _>>()?;
     // Inputs and labels share one submission, so they share batches.
+    let n = decoded.len();
     let mut all = decoded.clone();
     all.extend(label_inputs);
-    let mut vectors: Vec<Vec<f32>> = embed_inputs(&engine, &all)
-        .await
-        .map_err(|mut e| {
-            // Errors past the inputs are about labels.
-            if let Some(rest) = e.message.strip_prefix("input ") {
-                if let Some((n, tail)) = rest.split_once(' ') {
-                    if let Ok(n) = n.parse::<usize>() {
-                        if n >= decoded.len() {
-                            e.message = format!("label {}: {tail}", n - decoded.len());
-                        }
-                    }
-                }
-            }
-            e
-        })?
-        .into_iter()
-        .map(global)
-        .collect();
+    let mut vectors: Vec<Vec<f32>> = embed_named(&engine, &all, |i| {
+        if i < n {
+            input_n(i)
+        } else {
+            format!("label {}", i - n)
+        }
+    })
+    .await?
+    .into_iter()
+    .map(global)
+    .collect();
     let label_vectors = vectors.split_off(decoded.len());
     let labels = Labels {
         names,
@@ -210,21 +205,15 @@ pub async fn score(
     }
     let mut items = req.queries.clone();
     items.extend(req.references.iter().cloned());
-    let decoded = decode_all(&items, max)?;
-    let vectors = embed_inputs(&engine, &decoded).await.map_err(|mut e| {
-        if let Some(rest) = e.message.strip_prefix("input ") {
-            if let Some((n, tail)) = rest.split_once(' ') {
-                if let Ok(n) = n.parse::<usize>() {
-                    e.message = if n < nq {
-                        format!("query {n} {tail}")
-                    } else {
-                        format!("reference {} {tail}", n - nq)
-                    };
-                }
-            }
+    let name = |i: usize| {
+        if i < nq {
+            format!("query {i}")
+        } else {
+            format!("reference {}", i - nq)
         }
-        e
-    })?;
+    };
+    let decoded = decode_all(&items, max, name)?;
+    let vectors = embed_named(&engine, &decoded, name).await?;
     let named = |(i, (d, e)): (usize, (&Decoded, crate::queue::Embedded))| {
         let offset = if i < nq { 0 } else { nq };
         let name = PathBuf::from(d.name.clone().unwrap_or_else(|| (i - offset).to_string()));

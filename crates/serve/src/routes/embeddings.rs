@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{embed_inputs, global, ApiJson};
-use crate::input::{decode_all, encode_base64, OneOrMany};
+use crate::input::{decode_all, encode_base64, input_n, OneOrMany};
 use crate::state::AppState;
 
 /// How vectors are written in the answer.
@@ -107,7 +107,7 @@ pub async fn embeddings(
 ) -> ApiResult<Json<EmbeddingsResponse>> {
     let engine = state.engine()?;
     let items = req.input.into_vec();
-    let decoded = decode_all(&items, state.config.limits.max_inputs)?;
+    let decoded = decode_all(&items, state.config.limits.max_inputs, input_n)?;
     let embedded = embed_inputs(&engine, &decoded).await?;
     let mut units = 0;
     let mut data = Vec::with_capacity(embedded.len());

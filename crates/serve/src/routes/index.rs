@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{embed_inputs, global, ApiJson};
+use crate::extract::{embed_named, global, ApiJson};
 use crate::input::{decode_base64, Decoded};
 use crate::state::AppState;
 
@@ -265,17 +265,11 @@ pub async fn add(
     let vectors = if to_embed.is_empty() {
         Vec::new()
     } else {
-        embed_inputs(&engine, &to_embed).await.map_err(|mut e| {
-            // Name items by their position in the request.
-            if let Some(rest) = e.message.strip_prefix("input ") {
-                if let Some((n, tail)) = rest.split_once(' ') {
-                    if let Some(&i) = n.parse::<usize>().ok().and_then(|n| embed_idx.get(n)) {
-                        e.message = format!("item {i} ({}) {tail}", todo[i].0);
-                    }
-                }
-            }
-            e
-        })?
+        embed_named(&engine, &to_embed, |n| {
+            let i = embed_idx[n];
+            format!("item {i} ({})", todo[i].0)
+        })
+        .await?
     };
     let items: Vec<NewItem> = embed_idx
         .iter()

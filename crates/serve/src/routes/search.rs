@@ -12,7 +12,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{embed_inputs, global, ApiJson};
+use crate::extract::{embed_named, global, ApiJson};
 use crate::input::InputItem;
 use crate::state::AppState;
 
@@ -96,7 +96,7 @@ pub async fn search(
             "top_k must be between 1 and {MAX_TOP_K}"
         )));
     }
-    let decoded = req.query.decode(0)?;
+    let decoded = req.query.decode("the query")?;
     let label = match &req.query {
         InputItem::Text(t) => t.clone(),
         InputItem::File(_) => decoded
@@ -105,9 +105,11 @@ pub async fn search(
             .unwrap_or_else(|| format!("upload.{}", decoded.format)),
     };
     let vector = global(
-        embed_inputs(&engine, std::slice::from_ref(&decoded))
-            .await?
-            .remove(0),
+        embed_named(&engine, std::slice::from_ref(&decoded), |_| {
+            "the query".into()
+        })
+        .await?
+        .remove(0),
     );
     let mode = if req.approx {
         let mut p = AnnParams::default();
