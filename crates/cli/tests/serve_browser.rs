@@ -2,7 +2,7 @@
 //! through chromedriver's W3C WebDriver protocol): a typed query shows the top result that
 //! `clamp3 search` gives, a file dropped in by the file input does too, an indexed recording
 //! plays and a score opens as text; a screenshot is written to
-//! `target/tmp/serve-browser/search.png`.
+//! `target/tmp/serve-browser/search.png`; the interactive API docs render.
 //!
 //! Needs `chromium` and `chromium-driver` (`.ci/run` installs them); without them the test is
 //! skipped, except under CI (`CI` set), where it fails.
@@ -290,4 +290,17 @@ fn the_search_page_works_in_a_real_browser() {
     let path = dir.join("search.png");
     std::fs::write(&path, png).unwrap();
     eprintln!("screenshot: {}", path.display());
+
+    // The interactive API docs render from the binary alone.
+    driver.cmd("POST", "/url", Some(json!({"url": s.url("/docs/")})));
+    let title = driver.wait_for(
+        "const t = document.querySelector('.swagger-ui .info .title'); return t ? t.textContent : null;",
+        "the API docs",
+    );
+    assert!(title.as_str().unwrap().contains("clamp3 serve"), "{title}");
+    let ops = driver.wait_for(
+        "const n = document.querySelectorAll('.swagger-ui .opblock').length; return n > 0 ? n : null;",
+        "the documented operations",
+    );
+    assert!(ops.as_u64().unwrap() >= 12, "{ops}");
 }

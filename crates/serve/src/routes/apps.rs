@@ -96,6 +96,13 @@ pub async fn classify(
         )));
     }
     let items = req.input.into_vec();
+    if items.len() + names.len() > max {
+        return Err(ApiError::too_large(format!(
+            "{} inputs and {} labels in one request; at most {max} together",
+            items.len(),
+            names.len()
+        )));
+    }
     let decoded = decode_all(&items, max, input_n)?;
     let label_inputs: Vec<Decoded> = names
         .iter()
