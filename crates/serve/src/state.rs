@@ -202,9 +202,4 @@ impl AppState {
     pub fn is_ready(&self) -> bool {
         self.engine.get().is_some()
     }
-
-    /// Drops the engine's queue once every request is answered (called after shutdown).
-    pub fn take_engine(&mut self) -> Option<Arc<Engine>> {
-        self.engine.take()
-    }
 }
