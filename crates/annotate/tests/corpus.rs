@@ -12,7 +12,8 @@ mod common;
 
 use std::path::Path;
 
-use clamp3_train::data::{read_jsonl, screen, MusicKind};
+use clamp3_model::Modality;
+use clamp3_train::data::{read_jsonl, screen};
 use common::*;
 
 const SLICE: [(&str, usize); 4] = [
@@ -116,7 +117,7 @@ fn a_corpus_slice_becomes_m4rag_jsonl_that_trains() {
             ["han1_1", "lot_1", "irl_1", "0001_0050_2"].contains(&id),
             "{id}"
         );
-        assert_eq!(r.files_of(MusicKind::Symbolic).len(), 1, "{r:?}");
+        assert_eq!(r.files_of(Modality::Symbolic).len(), 1, "{r:?}");
         assert!(
             tmp.path().join(&r.filepaths[0]).is_file(),
             "{:?}",
@@ -158,7 +159,7 @@ fn a_corpus_slice_becomes_m4rag_jsonl_that_trains() {
         records.len() as u64,
         "{s}"
     );
-    let screened = screen(records, MusicKind::Symbolic);
+    let screened = screen(records, Modality::Symbolic);
     assert!(screened.records.len() >= 2, "{:?}", screened.skipped);
 
     // A few training steps on the output, as `clamp3 train` runs them.

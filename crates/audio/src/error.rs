@@ -59,6 +59,12 @@ pub enum AudioError {
         /// The limit in frames.
         limit: u64,
     },
+    /// The recording is longer than the configured duration limit (decoding stopped there).
+    #[error("the recording is longer than the limit of {seconds} s")]
+    LongerThan {
+        /// The limit in seconds.
+        seconds: f64,
+    },
     /// Fewer than 24,000 samples at 24 kHz (1 s): no MERT window (the reference writes nothing,
     /// CLAMP3.md §8.9 #10).
     #[error("audio too short for MERT: {samples} samples at 24 kHz, at least 24000 (1 s) needed")]

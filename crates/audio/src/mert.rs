@@ -73,6 +73,10 @@ pub struct MertOptions {
     /// Keep the 24 kHz signal in memory up to this many samples (default 14,400,000 = 10 min,
     /// 57.6 MB); longer tracks are decoded once per pass instead.
     pub in_memory_limit: u64,
+    /// Fail with [`AudioError::LongerThan`] as soon as the recording is longer than this many
+    /// seconds, before decoding the rest (default: no limit). Bounds the work a service does
+    /// for one upload.
+    pub max_seconds: Option<f64>,
 }
 
 impl Default for MertOptions {
@@ -80,6 +84,7 @@ impl Default for MertOptions {
         MertOptions {
             decode: DecodeOptions::default(),
             in_memory_limit: 14_400_000,
+            max_seconds: None,
         }
     }
 }
@@ -125,8 +130,16 @@ impl MertTrack {
         let mut signal = Vec::new();
         let mut keep = true;
         let mut chunk = Vec::new();
+        let max_samples = opts
+            .max_seconds
+            .map(|s| (s.max(0.0) * f64::from(crate::pipeline::TARGET_RATE)) as u64);
         while stream.next_into(&mut chunk)? {
             sum.push(&chunk);
+            if let (Some(max), Some(seconds)) = (max_samples, opts.max_seconds) {
+                if sum.count() > max {
+                    return Err(AudioError::LongerThan { seconds });
+                }
+            }
             if keep {
                 signal.extend_from_slice(&chunk);
                 if signal.len() as u64 > opts.in_memory_limit {

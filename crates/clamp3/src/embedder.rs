@@ -374,6 +374,13 @@ impl Embedder {
         Ok(())
     }
 
+    /// Opens recordings with `opts` from now on: a duration limit (a longer recording fails
+    /// as the input's fault as soon as decoding passes it), or how much of a signal to hold in
+    /// memory. Set once, before sharing the embedder.
+    pub fn set_recording_options(&mut self, opts: clamp3_audio::MertOptions) {
+        self.preparer = self.preparer.clone().with_recording_options(opts);
+    }
+
     /// The model.
     pub fn model(&self) -> &Clamp3Model {
         &self.model

@@ -35,7 +35,7 @@ pub mod walk;
 
 /// Recordings: decoding and MERT windows ([`clamp3_input::audio`]), and where audio comes from.
 pub mod audio {
-    pub use clamp3_audio::AudioSource;
+    pub use clamp3_audio::{AudioError, AudioSource, MertOptions};
     pub use clamp3_input::audio::{read_features, Features, Recording};
 }
 

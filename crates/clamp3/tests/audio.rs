@@ -163,3 +163,34 @@ fn audio_errors_are_clear() {
         "{msg}"
     );
 }
+
+#[test]
+fn recordings_over_the_duration_limit_fail_as_the_inputs_fault() {
+    use clamp3::audio::{AudioError, MertOptions};
+    use clamp3::{Cause, Input, InputCause, InputKind};
+    // The long FLAC is 11.5 s; the 24 kHz WAV 6.4 s.
+    let flac = std::fs::read(repo("fixtures/audio/flac_8000_mono_long.flac")).unwrap();
+    let wav = std::fs::read(repo("fixtures/mert/input_24k.wav")).unwrap();
+    let mut e = embedder(true);
+    let unlimited: Vec<f32> = match e.embed_one(&Input::bytes(InputKind::Audio, wav.clone())) {
+        Ok(v) => v,
+        Err(err) => panic!("{err}"),
+    };
+    e.set_recording_options(MertOptions {
+        max_seconds: Some(8.0),
+        // Hold at most 1 s: longer recordings are decoded again per pass (same numbers).
+        in_memory_limit: 24_000,
+        ..MertOptions::default()
+    });
+    match e.prepare(&Input::bytes(InputKind::Audio, flac)) {
+        Err(Cause::Input(InputCause::Audio(AudioError::LongerThan { seconds }))) => {
+            assert_eq!(seconds, 8.0)
+        }
+        other => panic!("an 11.5 s recording over an 8 s limit: {other:?}"),
+    }
+    // Under the limit, streamed instead of held: the same vector.
+    let limited = e
+        .embed_one(&Input::bytes(InputKind::Audio, wav))
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(limited, unlimited);
+}

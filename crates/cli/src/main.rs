@@ -13,6 +13,7 @@ mod models;
 mod probe;
 mod progress;
 mod report;
+mod serve;
 mod train;
 
 use std::process::ExitCode;
@@ -79,6 +80,8 @@ enum Command {
     Download(models::DownloadArgs),
     /// Show a model's configuration and checkpoint entries.
     Info(models::InfoArgs),
+    /// Serve the model (and an index) over HTTP: embeddings, search, classify, score.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -90,8 +93,11 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
-    // An interrupted command leaves no temporary file behind.
-    clamp3_util::fs::remove_temps_on_signal();
+    // An interrupted command leaves no temporary file behind (the server shuts down gracefully
+    // on its own signals instead).
+    if !matches!(cli.command, Command::Serve(_)) {
+        clamp3_util::fs::remove_temps_on_signal();
+    }
     let ctx = match clamp3::parse_device(&cli.device) {
         Ok(device) => Ctx { device },
         Err(e) => {
@@ -115,6 +121,7 @@ fn main() -> ExitCode {
         Command::ConvertWeights(a) => models::convert_weights(a).map(|()| true),
         Command::Download(a) => models::download(a).map(|()| true),
         Command::Info(a) => models::info(a).map(|()| true),
+        Command::Serve(a) => serve::run(&ctx, a),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

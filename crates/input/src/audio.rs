@@ -79,8 +79,14 @@ pub struct Recording {
 impl Recording {
     /// Decodes `source` and computes its statistics.
     pub fn open(source: &AudioSource) -> Result<Self, InputCause> {
+        Self::open_with(source, &MertOptions::default())
+    }
+
+    /// Decodes `source` with `opts` (a duration limit, how much of the signal to hold in
+    /// memory) and computes its statistics.
+    pub fn open_with(source: &AudioSource, opts: &MertOptions) -> Result<Self, InputCause> {
         Ok(Recording {
-            track: MertTrack::open(source, &MertOptions::default())?,
+            track: MertTrack::open(source, opts)?,
         })
     }
 

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use clamp3_audio::AudioSource;
+use clamp3_audio::{AudioSource, MertOptions};
 use clamp3_formats::patch::Patchilizer;
 use clamp3_model::{Modality, Sequence};
 
@@ -160,6 +160,7 @@ pub struct Preparer {
     audio_dim: usize,
     mxl: MxlSelection,
     limits: Limits,
+    recordings: MertOptions,
 }
 
 impl Preparer {
@@ -177,6 +178,7 @@ impl Preparer {
             audio_dim,
             mxl: MxlSelection::Lenient,
             limits: Limits::default(),
+            recordings: MertOptions::default(),
         })
     }
 
@@ -218,6 +220,18 @@ impl Preparer {
     pub fn with_mxl_selection(mut self, selection: MxlSelection) -> Self {
         self.mxl = selection;
         self
+    }
+
+    /// Opens recordings with `opts` (e.g. a duration limit, or a smaller in-memory limit so
+    /// that long recordings are decoded again per pass instead of held).
+    pub fn with_recording_options(mut self, opts: MertOptions) -> Self {
+        self.recordings = opts;
+        self
+    }
+
+    /// The options recordings are opened with.
+    pub fn recording_options(&self) -> &MertOptions {
+        &self.recordings
     }
 
     /// The tokenizer, if text can be prepared.
@@ -292,7 +306,9 @@ impl Preparer {
             InputKind::Features => {
                 Prepared::Sequence(audio::read_features(bytes, self.audio_dim)?.into_sequence())
             }
-            InputKind::Audio => Prepared::Recording(Recording::open(&recording())?),
+            InputKind::Audio => {
+                Prepared::Recording(Recording::open_with(&recording(), &self.recordings)?)
+            }
             InputKind::Image => self.image(bytes)?,
         })
     }
@@ -308,9 +324,10 @@ impl Preparer {
             Input::Path(p) => {
                 let kind = InputKind::of(p).ok_or(InputCause::Unsupported)?;
                 match kind {
-                    InputKind::Audio => {
-                        Ok(Prepared::Recording(Recording::open(&AudioSource::path(p))?))
-                    }
+                    InputKind::Audio => Ok(Prepared::Recording(Recording::open_with(
+                        &AudioSource::path(p),
+                        &self.recordings,
+                    )?)),
                     InputKind::Text => {
                         let tok = self.tokenizer_or_err()?;
                         let f = std::fs::File::open(p).map_err(InputCause::Io)?;
