@@ -891,7 +891,7 @@ fn operations_docs_and_the_page_are_served_by_the_binary() {
     let info = s.get("/info").json();
     assert_eq!(info["model"], "tiny-model");
     assert_eq!(info["dim"], 24);
-    assert!(info["model_id"].as_str().unwrap().starts_with("file:"));
+    assert!(info["model_id"].as_str().unwrap().starts_with("weights:"));
     assert_eq!(info["modalities"], json!(["text", "symbolic", "audio"]));
     assert_eq!(info["mert"], false);
     assert!(info["formats"]["symbolic"]

@@ -38,11 +38,7 @@ impl Features {
     /// The values with the zero BOS/EOS vectors around them, `[rows + 2, dim]`: added once per
     /// recording, not once per segment (CLAMP3.md §6.1).
     pub fn with_special_rows(&self) -> Vec<f32> {
-        let mut v = Vec::with_capacity(self.data.len() + 2 * self.dim);
-        v.extend(std::iter::repeat_n(0f32, self.dim));
-        v.extend_from_slice(&self.data);
-        v.extend(std::iter::repeat_n(0f32, self.dim));
-        v
+        clamp3_model::encode::with_special_rows(&self.data, self.dim)
     }
 
     /// The audio encoder's input sequence.

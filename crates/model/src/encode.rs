@@ -37,11 +37,10 @@ impl Sequence {
     /// An audio sequence from MERT features `[N, dim]`: adds one zero vector before and one
     /// after, once per file, as the reference does (CLAMP3.md §6.1).
     pub fn audio(features: &[f32], dim: usize) -> Self {
-        let mut v = Vec::with_capacity(features.len() + 2 * dim);
-        v.extend(std::iter::repeat_n(0f32, dim));
-        v.extend_from_slice(features);
-        v.extend(std::iter::repeat_n(0f32, dim));
-        Sequence::Audio { features: v, dim }
+        Sequence::Audio {
+            features: with_special_rows(features, dim),
+            dim,
+        }
     }
 
     /// Which encoder reads it.
@@ -66,6 +65,16 @@ impl Sequence {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// MERT features `[N, dim]` with one zero vector before and one after, the reference's BOS/EOS
+/// stand-ins, `[N + 2, dim]`: added once per recording, not once per segment (CLAMP3.md §6.1).
+pub fn with_special_rows(features: &[f32], dim: usize) -> Vec<f32> {
+    let mut v = Vec::with_capacity(features.len() + 2 * dim);
+    v.extend(std::iter::repeat_n(0f32, dim));
+    v.extend_from_slice(features);
+    v.extend(std::iter::repeat_n(0f32, dim));
+    v
 }
 
 /// Per input: its segments with their `[projection_dim]` vectors.
