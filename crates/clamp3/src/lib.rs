@@ -25,11 +25,13 @@ pub mod embedder;
 pub mod error;
 pub mod eval;
 pub mod hub;
+pub mod import;
 pub mod library;
 pub mod mert;
 pub mod output;
 pub mod probe;
 pub mod score;
+pub mod shard;
 pub mod vectors;
 pub mod walk;
 
@@ -46,7 +48,8 @@ pub use clamp3_input::{
 pub use clamp3_model::{Clamp3Config, Modality, Sequence};
 pub use embedder::{Cause, EmbedOptions, Embedder, Embedding, EmbeddingRecord};
 pub use error::{EmbedError, Error, Fault, SystemCause};
-pub use library::{Found, Library, SearchMode, SearchOptions, SearchResults};
+pub use library::{Found, ImportReport, Library, SearchMode, SearchOptions, SearchResults};
+pub use shard::Shard;
 
 /// Why a device name could not be used.
 #[derive(Debug, thiserror::Error)]

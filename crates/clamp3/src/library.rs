@@ -45,6 +45,26 @@ pub fn file_hash(path: &Path) -> std::io::Result<String> {
     Ok(hex(&h.finalize()))
 }
 
+/// The metadata stored with a file's item: its name, lower-case extension and size.
+pub fn item_metadata(path: &Path, size: u64) -> serde_json::Value {
+    serde_json::json!({
+        "name": path.file_name().map(|n| n.to_string_lossy().into_owned()),
+        "extension": path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()),
+        "bytes": size,
+    })
+}
+
+/// Outcome of importing embeddings into a library.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Items stored for the first time.
+    pub added: usize,
+    /// Items whose content hash changed, replaced.
+    pub updated: usize,
+    /// Items already stored with the same content hash, skipped.
+    pub unchanged: usize,
+}
+
 /// Outcome of adding files to a library.
 #[derive(Debug, Default)]
 pub struct AddReport {
@@ -253,6 +273,96 @@ impl Library {
         }
     }
 
+    /// Opens the index at `location` (as [`Library::connect`]) for vectors described by
+    /// `meta`, creating it if needed: for vectors made elsewhere (see [`Library::import`]).
+    pub fn connect_meta(location: &str, meta: &IndexMeta) -> Result<Self, Error> {
+        if is_server_location(location) {
+            Ok(Self::from_server(PgIndex::open_or_create(location, meta)?))
+        } else {
+            Ok(Self::from_index(Index::open_or_create(
+                Path::new(location),
+                meta,
+            )?))
+        }
+    }
+
+    /// Records `model` (a weights file or model directory) as the model the index's vectors
+    /// come from, so that searches can load it.
+    pub fn set_model_path(&self, model: &Path) -> Result<(), Error> {
+        let abs = std::fs::canonicalize(model).unwrap_or(model.to_path_buf());
+        let abs = abs.to_string_lossy();
+        self.with_store(|s| s.put_setting(MODEL_SETTING, &abs))
+    }
+
+    /// Stores embeddings made elsewhere (e.g. read by [`crate::import::read_parquet`]),
+    /// incrementally: a row whose key is stored with the same content hash is skipped. Rows
+    /// are committed `commit_every` at a time. Every row must come from this index's model.
+    pub fn import(
+        &self,
+        rows: impl IntoIterator<Item = crate::import::EmbeddingRow>,
+        commit_every: usize,
+    ) -> Result<ImportReport, Error> {
+        let mut report = ImportReport::default();
+        let mut batch: Vec<NewItem> = Vec::new();
+        let flush = |batch: &mut Vec<NewItem>| -> Result<(), Error> {
+            if !batch.is_empty() {
+                self.upsert(batch)?;
+                batch.clear();
+            }
+            Ok(())
+        };
+        for row in rows {
+            self.meta.accepts(&IndexMeta {
+                model_id: row.model_id.clone(),
+                dim: row.vector.len(),
+            })?;
+            match self.hash_of(&row.key)? {
+                Some(h) if h == row.content_hash => {
+                    report.unchanged += 1;
+                    continue;
+                }
+                Some(_) => report.updated += 1,
+                None => report.added += 1,
+            }
+            let path = Path::new(&row.key);
+            batch.push(NewItem {
+                metadata: item_metadata(path, row.size.unwrap_or(0)),
+                path: row.key,
+                hash: row.content_hash,
+                modality: row.modality,
+                vector: row.vector,
+            });
+            if batch.len() >= commit_every.max(1) {
+                flush(&mut batch)?;
+            }
+        }
+        flush(&mut batch)?;
+        Ok(report)
+    }
+
+    /// Imports one Parquet file of embeddings (see [`crate::import`]) as [`Library::import`],
+    /// reading it row by row.
+    pub fn import_parquet(&self, file: &Path, commit_every: usize) -> Result<ImportReport, Error> {
+        let mut total = ImportReport::default();
+        let mut chunk = Vec::new();
+        let mut add = |chunk: &mut Vec<crate::import::EmbeddingRow>| -> Result<(), Error> {
+            let r = self.import(chunk.drain(..), commit_every)?;
+            total.added += r.added;
+            total.updated += r.updated;
+            total.unchanged += r.unchanged;
+            Ok(())
+        };
+        crate::import::read_parquet(file, |row| {
+            chunk.push(row);
+            if chunk.len() >= commit_every.max(1) {
+                add(&mut chunk)?;
+            }
+            Ok(())
+        })?;
+        add(&mut chunk)?;
+        Ok(total)
+    }
+
     fn record_model(&self, embedder: &Embedder) -> Result<(), Error> {
         if let Some(files) = embedder.files() {
             let abs = std::fs::canonicalize(&files.weights).unwrap_or(files.weights.clone());
@@ -431,12 +541,10 @@ impl Library {
                         items.push(NewItem {
                             path: key.clone(),
                             hash: hash.clone(),
-                            modality: kind.map_or("unknown", |k| k.modality().as_str()).to_string(),
-                            metadata: serde_json::json!({
-                                "name": path.file_name().map(|n| n.to_string_lossy().into_owned()),
-                                "extension": path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()),
-                                "bytes": size,
-                            }),
+                            modality: kind
+                                .map_or("unknown", |k| k.modality().as_str())
+                                .to_string(),
+                            metadata: item_metadata(path, size),
                             vector,
                         });
                         if *existed {
