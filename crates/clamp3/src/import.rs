@@ -12,6 +12,7 @@
 //! | `model_id` | string | [`crate::Embedder::model_id`] of the model that made the vector |
 //! | `vector` | list of float32 | the raw global embedding |
 //! | `size` | int64, optional | the input's size in bytes (stored in the item's metadata) |
+//! | `error` | string, optional | set when the job could not embed the input: the row is skipped |
 //!
 //! The record reader of the `parquet` crate reads it row by row (memory stays at one row
 //! group); Snappy-compressed or uncompressed files (pyarrow's default is Snappy).
@@ -103,13 +104,20 @@ fn read_rows(
         .get_row_iter(None)
         .map_err(|e| bad(path, e.to_string()))?;
     let mut n = 0usize;
-    for (i, row) in rows.enumerate().take(limit.unwrap_or(usize::MAX)) {
+    for (i, row) in rows.enumerate() {
+        if n >= limit.unwrap_or(usize::MAX) {
+            break;
+        }
         let row = row.map_err(|e| bad(path, format!("row {i}: {e}")))?;
         let mut cols: std::collections::HashMap<&str, &Field> = std::collections::HashMap::new();
         for (name, field) in row.get_column_iter() {
             cols.insert(name.as_str(), field);
         }
         let get = |name: &str| cols.get(name).copied().and_then(text);
+        // The job could not embed this input: nothing to store (a re-run retries it).
+        if get("error").is_some() {
+            continue;
+        }
         let need = |name: &str| {
             get(name).ok_or_else(|| bad(path, format!("row {i}: no string `{name}` column")))
         };
