@@ -189,7 +189,9 @@ def run(
     t0 = time.perf_counter()
     mid = model_id_of(model, mert)
     done = done_items(out_dir, mid)
-    ds = ray.data.from_items([{"path": p} for p in inputs])
+    # Enough blocks that every worker gets batches.
+    blocks = max(1, min(len(inputs), workers * 8))
+    ds = ray.data.from_items([{"path": p} for p in inputs], override_num_blocks=blocks)
     ds = ds.map_batches(hash_batch, batch_size=256)
     todo = ds.filter(lambda r: (r["path"], r["content_hash"]) not in done).materialize()
     n_todo = todo.count()
