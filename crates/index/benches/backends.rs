@@ -145,42 +145,6 @@ fn main() {
             None,
         );
 
-        // Embedded HNSW (usearch).
-        let t = Instant::now();
-        let ann = AnnSearcher::build(&exact, &params).expect("build");
-        row(
-            n,
-            "embedded-hnsw",
-            "build",
-            f64::NAN,
-            None,
-            Some(t.elapsed().as_secs_f64()),
-        );
-        for ef in efs {
-            ann.set_expansion_search(ef);
-            let t = Instant::now();
-            let got: Vec<Vec<i64>> = qs
-                .iter()
-                .map(|q| {
-                    ann.search(q, 10, None)
-                        .expect("search")
-                        .iter()
-                        .map(|h| h.id)
-                        .collect()
-                })
-                .collect();
-            let ms = t.elapsed().as_secs_f64() * 1e3 / qs.len() as f64;
-            row(
-                n,
-                "embedded-hnsw",
-                &format!("query ef={ef}"),
-                ms,
-                Some(recall(&got, &truth)),
-                None,
-            );
-        }
-        drop(ann);
-
         // PostgreSQL + pgvector, in a fresh database.
         let db = format!("bench_{n}");
         {
@@ -286,5 +250,41 @@ fn main() {
         let mut c = postgres::Client::connect(&admin, postgres::NoTls).expect("connect");
         c.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
             .unwrap();
+
+        // Embedded HNSW (usearch).
+        let t = Instant::now();
+        let ann = AnnSearcher::build(&exact, &params).expect("build");
+        row(
+            n,
+            "embedded-hnsw",
+            "build",
+            f64::NAN,
+            None,
+            Some(t.elapsed().as_secs_f64()),
+        );
+        for ef in efs {
+            ann.set_expansion_search(ef);
+            let t = Instant::now();
+            let got: Vec<Vec<i64>> = qs
+                .iter()
+                .map(|q| {
+                    ann.search(q, 10, None)
+                        .expect("search")
+                        .iter()
+                        .map(|h| h.id)
+                        .collect()
+                })
+                .collect();
+            let ms = t.elapsed().as_secs_f64() * 1e3 / qs.len() as f64;
+            row(
+                n,
+                "embedded-hnsw",
+                &format!("query ef={ef}"),
+                ms,
+                Some(recall(&got, &truth)),
+                None,
+            );
+        }
+        drop(ann);
     }
 }
