@@ -33,11 +33,13 @@ class Model:
         device: str = "cpu",
         mert: Optional[PathLike] = None,
         batch: int = 8,
+        modalities: Optional[Sequence[str]] = None,
     ) -> None:
         """`model`: a model directory, a weights file, or "saas" / "c2" (downloaded).
         `device`: "cpu", "cuda" or "cuda:N". `mert`: the MERT-v1-95M directory for
         recordings (default: <model dir>/mert, then the download cache). `batch`: segments per
-        encoder forward pass."""
+        encoder forward pass. `modalities` ("text", "symbolic", "audio"): load only these
+        encoders (default: all)."""
     @property
     def model_id(self) -> str: ...
     @property

@@ -101,11 +101,17 @@ class Embedder:
     :data:`COLUMNS`.
     """
 
-    def __init__(self, model: str, device: str = "cpu", mert: Optional[str] = None):
+    def __init__(
+        self,
+        model: str,
+        device: str = "cpu",
+        mert: Optional[str] = None,
+        modalities: Optional[List[str]] = None,
+    ):
         import clamp3
 
         self.clamp3 = clamp3
-        self.model = clamp3.Model(model, device=device, mert=mert)
+        self.model = clamp3.Model(model, device=device, mert=mert, modalities=modalities)
 
     def _embed(self, paths: List[str], contents: Optional[List[bytes]]) -> List[Tuple[Optional[np.ndarray], Optional[str]]]:
         m = self.model
@@ -165,11 +171,11 @@ class Embedder:
         )
 
 
-def model_id_of(model: str, mert: Optional[str] = None) -> str:
+def model_id_of(model: str, modalities: Optional[List[str]] = None) -> str:
     """The model id (as the index records it) of ``model``."""
     import clamp3
 
-    return clamp3.Model(model, mert=mert).model_id
+    return clamp3.Model(model, mert=None, modalities=modalities).model_id
 
 
 def run(
@@ -181,13 +187,14 @@ def run(
     threads: int = 1,
     device: str = "cpu",
     mert: Optional[str] = None,
+    modalities: Optional[List[str]] = None,
 ) -> Dict[str, float]:
     """Embeds the files ``inputs`` (absolute paths) into Parquet under ``out_dir``, skipping
     those already there; Ray must be initialised. Returns counts and timings."""
     import ray
 
     t0 = time.perf_counter()
-    mid = model_id_of(model, mert)
+    mid = model_id_of(model, modalities)
     done = done_items(out_dir, mid)
     # Enough blocks that every worker gets batches.
     blocks = max(1, min(len(inputs), workers * 8))
@@ -201,7 +208,12 @@ def run(
     if n_todo:
         out = todo.map_batches(
             Embedder,
-            fn_constructor_kwargs={"model": model, "device": device, "mert": mert},
+            fn_constructor_kwargs={
+                "model": model,
+                "device": device,
+                "mert": mert,
+                "modalities": modalities,
+            },
             batch_size=batch_size,
             concurrency=workers,
             num_cpus=threads,
@@ -230,13 +242,27 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--batch-size", type=int, default=16, help="inputs per map_batches call")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--mert", default=None, help="MERT-v1-95M directory, for recordings")
+    ap.add_argument(
+        "--modalities", default=None, help="load only these encoders, e.g. symbolic,text"
+    )
     ap.add_argument("--address", default=None, help="Ray cluster address (default: a local Ray)")
     ap.add_argument("paths", nargs="+", help="files or folders")
     a = ap.parse_args(argv)
     import ray
 
     ray.init(address=a.address)
-    r = run(list_inputs(a.paths), a.model, a.out, a.workers, a.batch_size, a.threads, a.device, a.mert)
+    modalities = a.modalities.split(",") if a.modalities else None
+    r = run(
+        list_inputs(a.paths),
+        a.model,
+        a.out,
+        a.workers,
+        a.batch_size,
+        a.threads,
+        a.device,
+        a.mert,
+        modalities,
+    )
     print(
         f"{r['embedded']} embedded, {r['failed']} failed, {r['skipped']} already done, of "
         f"{r['inputs']} inputs; {r['items_per_second']:.2f} items/s with {a.workers} worker(s)",

@@ -4,6 +4,10 @@
 //! the GIL, so Python threads embed in parallel; errors become `clamp3.InputError` (the
 //! input's fault) or `clamp3.ModelError` (the system's), both `clamp3.Error`, naming the input.
 
+// The library's `Error` leaves each GIL-free closure once per call, to become a Python
+// exception: its size costs nothing here.
+#![allow(clippy::result_large_err)]
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -78,7 +82,8 @@ fn embed_error(e: EmbedError) -> PyErr {
 /// `Model(model, device="cpu", mert=None)`: `model` is a model directory, a weights file, or
 /// `"saas"` / `"c2"` for a release downloaded with `clamp3 download`. Recordings need MERT:
 /// `mert` names its directory (default: `<model dir>/mert`, then the download cache; without
-/// one, recordings fail with `ModelError`). Thread-safe: share one `Model` between threads.
+/// one, recordings fail with `ModelError`). `modalities` (e.g. `["symbolic"]`) loads only those
+/// encoders (default: all three). Thread-safe: share one `Model` between threads.
 #[pyclass(frozen, module = "clamp3")]
 struct Model {
     embedder: Arc<Embedder>,
@@ -131,24 +136,32 @@ fn kind_of_format(format: &str, position: usize) -> PyResult<InputKind> {
 #[pymethods]
 impl Model {
     #[new]
-    #[pyo3(signature = (model, device = "cpu", mert = None, batch = 8))]
+    #[pyo3(signature = (model, device = "cpu", mert = None, batch = 8, modalities = None))]
     fn new(
         py: Python<'_>,
         model: PathBuf,
         device: &str,
         mert: Option<PathBuf>,
         batch: usize,
+        modalities: Option<Vec<String>>,
     ) -> PyResult<Self> {
         let device =
             clamp3::parse_device(device).map_err(|e| ModelError::new_err(e.to_string()))?;
+        let modalities: Vec<Modality> = modalities
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|m| self::modality(Some(m)).transpose())
+            .collect::<PyResult<_>>()?;
+        let wants_audio = modalities.is_empty() || modalities.contains(&Modality::Audio);
         let name = model.to_string_lossy().into_owned();
         let embedder = py
             .detach(move || -> Result<Embedder, clamp3::Error> {
                 let path = clamp3::hub::resolve_model(&name)?;
-                let mut e = Embedder::load(&path, &[], &device)?;
+                let mut e = Embedder::load(&path, &modalities, &device)?;
                 let dir = e.files().map(|f| f.dir.clone());
                 match clamp3::hub::locate_mert(mert.as_deref(), dir.as_deref()) {
-                    Ok(m) => e.attach_mert(&m, &device)?,
+                    Ok(m) if wants_audio => e.attach_mert(&m, &device)?,
+                    Ok(_) => {}
                     // Asked for: its absence is an error. Else recordings fail when given.
                     Err(err) if mert.is_some() => return Err(err),
                     Err(_) => {}
