@@ -114,3 +114,48 @@ def test_shards_split_the_corpus_like_the_cli(tiny_model, clamp3_bin, tmp_path):
         assert paths == [f for f in files if clamp3.shard_of(clamp3.file_hash(f), 3) == i]
         seen += paths
     assert sorted(seen) == sorted(files)
+
+
+def test_index_import_refuses_bad_parquet_clearly(tiny_model, clamp3_bin, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    m = clamp3.Model(str(tiny_model), modalities=["text"])
+    good = {
+        "id": ["a"], "path": ["/music/a.abc"], "modality": ["symbolic"], "content_hash": ["00ff"],
+        "model_id": [m.model_id], "size": [3],
+        "vector": pa.array([[0.5] * m.dim], pa.list_(pa.float32())),
+    }
+
+    def imp(name, table=None, raw=None):
+        f = tmp_path / name
+        if raw is not None:
+            f.write_bytes(raw)
+        else:
+            pq.write_table(pa.table(table), f)
+        return subprocess.run(
+            [str(clamp3_bin), "index", "import", "--index", str(tmp_path / "ix"), str(f)],
+            capture_output=True, text=True,
+        )
+
+    o = imp("garbage.parquet", raw=b"not parquet at all")
+    assert o.returncode == 2 and "garbage.parquet" in o.stderr, o.stderr
+    o = imp("novector.parquet", {k: v for k, v in good.items() if k != "vector"})
+    assert o.returncode == 2 and "no list-of-float `vector` column" in o.stderr, o.stderr
+    o = imp("good.parquet", good)
+    assert o.returncode == 0 and "1 added" in o.stderr, o.stderr
+    other = dict(good, model_id=["file:another-model"], path=["/music/b.abc"])
+    o = imp("other.parquet", other)
+    assert o.returncode == 2 and "holds vectors of model" in o.stderr, o.stderr
+    # Rows the job could not embed are skipped.
+    failed = dict(good, path=["/music/c.abc"], error=["input 0: empty"],
+                  vector=pa.array([[]], pa.list_(pa.float32())))
+    pq.write_table(pa.table(failed), tmp_path / "failed.parquet")
+    o = subprocess.run(
+        [str(clamp3_bin), "index", "import", "--index", str(tmp_path / "ix"),
+         str(tmp_path / "failed.parquet"), str(tmp_path / "good.parquet")],
+        capture_output=True, text=True,
+    )
+    assert o.returncode == 0 and "0 added, 0 updated, 1 unchanged from 2 file(s); 1 items" in o.stderr, o.stderr
+    o = imp("failed.parquet", failed)
+    assert o.returncode == 2 and "no embeddings" in o.stderr, o.stderr
