@@ -13,8 +13,8 @@ The job is a Ray Data pipeline:
 3. ``map_batches`` with :class:`Embedder`, a class holding one ``clamp3.Model`` per worker
    (an actor: the model is loaded once per worker, not per batch), embeds each batch from the
    files' bytes (recordings are streamed from their files);
-4. the rows go to Parquet files in the output folder (appended, never rewritten), one row per
-   input: ``id``, ``path``, ``modality``, ``content_hash``, ``model_id``, ``size``, ``vector``
+4. the rows go to Parquet files in a new sub-folder of the output folder per run
+   (``run-<UTC start time>``; nothing is rewritten), one row per input: ``id``, ``path``, ``modality``, ``content_hash``, ``model_id``, ``size``, ``vector``
    (float32 list), and ``error`` (null, or why this input could not be embedded; such rows
    have an empty vector, are skipped by ``index import`` and retried by the next run).
 
@@ -219,7 +219,13 @@ def run(
             num_cpus=threads,
             runtime_env={"env_vars": {"RAYON_NUM_THREADS": str(threads)}},
         ).materialize()
-        out.write_parquet(out_dir)
+        # One sub-folder per run, named by its start time: `index import` reads the files in
+        # path order, so a file re-embedded after a change is stored with its newest vector.
+        stamp = time.strftime("run-%Y%m%dT%H%M%S", time.gmtime())
+        run_dir, i = Path(out_dir) / stamp, 1
+        while run_dir.exists():
+            run_dir, i = Path(out_dir) / f"{stamp}-{i}", i + 1
+        out.write_parquet(str(run_dir))
         failed = out.filter(lambda r: r["error"] is not None).count()
     t2 = time.perf_counter()
     return {

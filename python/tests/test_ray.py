@@ -159,3 +159,32 @@ def test_index_import_refuses_bad_parquet_clearly(tiny_model, clamp3_bin, tmp_pa
     assert o.returncode == 0 and "0 added, 0 updated, 1 unchanged from 2 file(s); 1 items" in o.stderr, o.stderr
     o = imp("failed.parquet", failed)
     assert o.returncode == 2 and "no embeddings" in o.stderr, o.stderr
+
+
+def test_a_changed_file_is_re_embedded_and_imported_with_its_new_vector(
+    local_ray, tiny_model, clamp3_bin, tmp_path
+):
+    col = tmp_path / "tunes"
+    col.mkdir()
+    src = corpus_slice(3)
+    files = []
+    for i, f in enumerate(src):
+        files.append(str(col / f"tune{i}.abc"))
+        (col / f"tune{i}.abc").write_bytes(open(f, "rb").read())
+    out, model = tmp_path / "emb", str(tiny_model)
+    assert ray_embed.run(files, model, str(out), workers=1)["embedded"] == 3
+    (col / "tune1.abc").write_bytes(open(src[2], "rb").read())  # now tune2's content
+    r = ray_embed.run(files, model, str(out), workers=1)
+    assert (r["embedded"], r["skipped"]) == (1, 2), r
+    ix = tmp_path / "ix"
+    o = subprocess.run(
+        [str(clamp3_bin), "index", "import", "--index", str(ix), str(out)],
+        check=True, capture_output=True, text=True,
+    )
+    assert "3 items in all" in o.stderr, o.stderr
+    # tune1 is stored with its new content's vector: tune2's, at cosine 1.
+    hits = clamp3.Index(str(ix)).search(
+        clamp3.Model(model).embed_files([files[2]])[0], k=2
+    )["results"]
+    assert sorted(h["path"] for h in hits) == sorted([files[1], files[2]])
+    assert all(abs(h["score"] - 1.0) < 1e-5 for h in hits)

@@ -311,13 +311,16 @@ impl Library {
             }
             Ok(())
         };
+        let rows: Vec<crate::import::EmbeddingRow> = rows.into_iter().collect();
+        let keys: Vec<String> = rows.iter().map(|r| r.key.clone()).collect();
+        let stored = self.hashes_of(&keys)?;
         for row in rows {
             self.meta.accepts(&IndexMeta {
                 model_id: row.model_id.clone(),
                 dim: row.vector.len(),
             })?;
-            match self.hash_of(&row.key)? {
-                Some(h) if h == row.content_hash => {
+            match stored.get(&row.key) {
+                Some(h) if *h == row.content_hash => {
                     report.unchanged += 1;
                     continue;
                 }
@@ -468,6 +471,14 @@ impl Library {
         self.with_store(|s| s.stored_hash(key))
     }
 
+    /// The stored content hashes of those of `keys` that are stored.
+    pub fn hashes_of(
+        &self,
+        keys: &[String],
+    ) -> Result<std::collections::HashMap<String, String>, Error> {
+        self.with_store(|s| s.stored_hashes(keys))
+    }
+
     /// Removes the items whose key `keep` rejects; returns how many were removed.
     pub fn prune(&self, keep: impl Fn(&str) -> bool) -> Result<usize, Error> {
         self.with_store(|s| s.remove_unless(&keep))
@@ -488,6 +499,7 @@ impl Library {
         let mut report = AddReport::default();
         for chunk in files.chunks(commit_every.max(1)) {
             let mut todo: Vec<(PathBuf, String, String, bool, Input)> = Vec::new();
+            let mut read_ok: Vec<(PathBuf, String, String, Input)> = Vec::new();
             for f in chunk {
                 let abs = std::fs::canonicalize(f).unwrap_or_else(|_| f.clone());
                 let key = abs.to_string_lossy().into_owned();
@@ -515,13 +527,19 @@ impl Library {
                             .push(EmbedError::input_cause(f.as_path().into(), e));
                         progress(1);
                     }
-                    Ok((hash, input)) => match self.hash_of(&key)? {
-                        Some(h) if h == hash => {
-                            report.unchanged += 1;
-                            progress(1);
-                        }
-                        old => todo.push((abs, key, hash, old.is_some(), input)),
-                    },
+                    Ok((hash, input)) => read_ok.push((abs, key, hash, input)),
+                }
+            }
+            // One look-up per chunk (one round trip to a database server).
+            let keys: Vec<String> = read_ok.iter().map(|r| r.1.clone()).collect();
+            let stored = self.hashes_of(&keys)?;
+            for (abs, key, hash, input) in read_ok {
+                match stored.get(&key) {
+                    Some(h) if *h == hash => {
+                        report.unchanged += 1;
+                        progress(1);
+                    }
+                    old => todo.push((abs, key, hash, old.is_some(), input)),
                 }
             }
             if todo.is_empty() {

@@ -30,6 +30,19 @@ pub trait Store: Send {
     fn count_by_modality(&mut self) -> Result<BTreeMap<String, usize>, IndexError>;
     /// The content hash stored for `path`, if any.
     fn stored_hash(&mut self, path: &str) -> Result<Option<String>, IndexError>;
+    /// The stored content hashes of those of `paths` that are stored.
+    fn stored_hashes(
+        &mut self,
+        paths: &[String],
+    ) -> Result<std::collections::HashMap<String, String>, IndexError> {
+        let mut out = std::collections::HashMap::new();
+        for p in paths {
+            if let Some(h) = self.stored_hash(p)? {
+                out.insert(p.clone(), h);
+            }
+        }
+        Ok(out)
+    }
     /// Inserts or replaces items (by path) in one transaction: all of them or none.
     fn put(&mut self, items: &[NewItem]) -> Result<(), IndexError>;
     /// Removes the items whose path `keep` rejects, in one transaction; returns how many.

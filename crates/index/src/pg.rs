@@ -433,6 +433,23 @@ impl Store for PgIndex {
             .map(|r| r.get(0)))
     }
 
+    fn stored_hashes(
+        &mut self,
+        paths: &[String],
+    ) -> Result<std::collections::HashMap<String, String>, IndexError> {
+        if paths.is_empty() {
+            return Ok(Default::default());
+        }
+        let rows = self
+            .client
+            .query(
+                "SELECT path, hash FROM clamp3_items WHERE path = ANY($1)",
+                &[&paths],
+            )
+            .map_err(self.err())?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     fn put(&mut self, items: &[NewItem]) -> Result<(), IndexError> {
         let dim = self.meta.dim;
         if let Some(bad) = items.iter().find(|i| i.vector.len() != dim) {
@@ -441,8 +458,9 @@ impl Store for PgIndex {
                 found: bad.vector.len(),
             });
         }
-        // One lock order for every writer: rows by path, then the meta row.
-        let mut sorted: Vec<&NewItem> = items.iter().collect();
+        // One lock order for every writer: rows by path, then the meta row. Of items with
+        // the same path the last one is stored, as the SQLite store's sequential upserts do.
+        let mut sorted: Vec<&NewItem> = items.iter().rev().collect();
         sorted.sort_by(|a, b| a.path.cmp(&b.path));
         sorted.dedup_by(|a, b| a.path == b.path);
         let vectors: Vec<Vector> = sorted
