@@ -312,7 +312,9 @@ impl PgIndex {
         self.check_query(query)?;
         self.ensure_hnsw(params)?;
         let q = Vector::from(query.to_vec());
-        let (k, ef) = (k as i64, params.expansion_search.clamp(1, 1000).to_string());
+        // pgvector returns at most ef_search rows: no fewer than k (its ceiling is 1000).
+        let ef = params.expansion_search.max(k).clamp(1, 1000).to_string();
+        let k = k as i64;
         let modality = modality.map(str::to_string);
         self.transaction(|tx| {
             tx.execute("SELECT set_config('hnsw.ef_search', $1, true)", &[&ef])?;
