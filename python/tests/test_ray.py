@@ -188,3 +188,26 @@ def test_a_changed_file_is_re_embedded_and_imported_with_its_new_vector(
     )["results"]
     assert sorted(h["path"] for h in hits) == sorted([files[1], files[2]])
     assert all(abs(h["score"] - 1.0) < 1e-5 for h in hits)
+
+
+def test_parquet_imports_into_postgresql_like_into_a_directory(
+    local_ray, tiny_model, clamp3_bin, tmp_path, pg_url
+):
+    from conftest import fresh_database
+
+    files = corpus_slice(8)
+    out, model = tmp_path / "emb", str(tiny_model)
+    assert ray_embed.run(files, model, str(out), workers=1)["embedded"] == 8
+    url = fresh_database(pg_url, "pytest_import")
+    for ix in [url, str(tmp_path / "ix")]:
+        o = subprocess.run(
+            [str(clamp3_bin), "index", "import", "--index", ix, "--model", model, str(out)],
+            check=True, capture_output=True, text=True,
+        )
+        assert "8 added, 0 updated, 0 unchanged" in o.stderr, o.stderr
+    m = clamp3.Model(model, modalities=["symbolic"])
+    q = m.embed_files([files[5]])[0]
+    a = clamp3.Index(url).search(q, k=4)["results"]
+    b = clamp3.Index(str(tmp_path / "ix")).search(q, k=4)["results"]
+    assert [(h["path"], h["metadata"]) for h in a] == [(h["path"], h["metadata"]) for h in b]
+    assert a[0]["path"] == files[5]
