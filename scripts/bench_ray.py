@@ -12,6 +12,7 @@ Needs `pip install .` and ray[data], pyarrow.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -59,6 +60,7 @@ def main() -> int:
                 flush=True,
             )
     ray.shutdown()
+    shutil.rmtree(tmp, ignore_errors=True)  # the model is GBs
     return 0
 
 
