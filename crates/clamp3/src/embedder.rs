@@ -335,6 +335,11 @@ impl Embedder {
         Ok(())
     }
 
+    /// Whether BLIP is loaded (images can be embedded).
+    pub fn has_blip(&self) -> bool {
+        self.preparer.captioner().is_some()
+    }
+
     /// Wraps an already built model (e.g. with synthetic weights).
     pub fn from_parts(model: Clamp3Model, tokenizer: Option<TextTokenizer>) -> Result<Self, Error> {
         let c = model.config();
@@ -628,6 +633,17 @@ impl Embedder {
     pub fn embed_text(&self, content: &str) -> Result<Vec<f32>, EmbedError> {
         self.embed_one(&Input::Text(content.to_string()))
     }
+}
+
+/// The id ([`model_id`]) of the model in `files`, without loading it (the weights are opened
+/// and fingerprinted): what [`Embedder::model_id`] gives once it is loaded.
+pub fn model_id_of(files: &ModelFiles) -> Result<String, Error> {
+    let weights =
+        clamp3_model::Weights::open(&files.weights).map_err(clamp3_model::ModelError::from)?;
+    let fingerprint = weights
+        .fingerprint()
+        .map_err(clamp3_model::ModelError::from)?;
+    Ok(model_id(&files.config, Some(&fingerprint)))
 }
 
 /// A short identity of a model, `weights:<hex>`: SHA-256 over its configuration and the

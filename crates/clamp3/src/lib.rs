@@ -25,11 +25,13 @@ pub mod embedder;
 pub mod error;
 pub mod eval;
 pub mod hub;
+pub mod import;
 pub mod library;
 pub mod mert;
 pub mod output;
 pub mod probe;
 pub mod score;
+pub mod shard;
 pub mod vectors;
 pub mod walk;
 
@@ -48,7 +50,8 @@ pub use embedder::{
     Cause, Companions, EmbedOptions, Embedder, Embedding, EmbeddingRecord, MissingPart,
 };
 pub use error::{EmbedError, Error, Fault, SystemCause};
-pub use library::{Found, Library, SearchMode, SearchOptions, SearchResults};
+pub use library::{Found, ImportReport, Library, SearchMode, SearchOptions, SearchResults};
+pub use shard::Shard;
 
 /// Why a device name could not be used.
 #[derive(Debug, thiserror::Error)]

@@ -1,13 +1,16 @@
 //! A music collection in a persistent index, as a long-lived object: files added
-//! incrementally (by content hash), searched by vector, with the search structures (the exact
-//! matrix and the HNSW graph) kept in memory between queries and rebuilt only when the
-//! collection changed. Thread-safe: share a [`Library`] behind an `Arc`.
+//! incrementally (by content hash), searched by vector. An index directory (SQLite) keeps its
+//! search structures (the exact matrix and the HNSW graph) in memory between queries,
+//! rebuilt only when the collection changed; a PostgreSQL database (a `postgresql://` URL,
+//! see [`Library::connect`]) is searched by the server, exactly or through pgvector's HNSW
+//! index. Thread-safe: share a [`Library`] behind an `Arc`.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use clamp3_index::{
-    AnnParams, AnnSearcher, ExactSearcher, Index, IndexMeta, Item, NewItem, Upserted,
+    is_server_location, AnnParams, AnnSearcher, ExactSearcher, Index, IndexMeta, Item, NewItem,
+    PgIndex, Store, Upserted,
 };
 use clamp3_input::{Input, InputCause, InputKind, InputRef};
 use clamp3_model::Modality;
@@ -80,6 +83,26 @@ pub fn key_path(key: &str) -> Option<PathBuf> {
     }
     let p = PathBuf::from(key);
     p.is_absolute().then_some(p)
+}
+
+/// The metadata stored with a file's item: its name, lower-case extension and size.
+pub fn item_metadata(path: &Path, size: u64) -> serde_json::Value {
+    serde_json::json!({
+        "name": path.file_name().map(|n| n.to_string_lossy().into_owned()),
+        "extension": path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()),
+        "bytes": size,
+    })
+}
+
+/// Outcome of importing embeddings into a library.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ImportReport {
+    /// Items stored for the first time.
+    pub added: usize,
+    /// Items whose content hash changed, replaced.
+    pub updated: usize,
+    /// Items already stored with the same content hash, skipped.
+    pub unchanged: usize,
 }
 
 /// Outcome of adding files to a library.
@@ -192,30 +215,62 @@ struct Searchers {
 /// The index setting that records the model an index was built with.
 const MODEL_SETTING: &str = "model_path";
 
-/// A music collection: an index directory, opened.
+/// Where a library's items live.
+enum Backend {
+    /// An index directory (SQLite), searched in memory: the exact matrix and the HNSW graph
+    /// are kept between queries.
+    Embedded {
+        index: Mutex<Index>,
+        searchers: RwLock<Option<Arc<Searchers>>>,
+    },
+    /// A PostgreSQL database with pgvector, searched by the server.
+    Server { index: Mutex<PgIndex> },
+}
+
+/// A music collection: an index directory or a PostgreSQL database, opened.
 pub struct Library {
-    dir: PathBuf,
+    location: String,
+    dir: Option<PathBuf>,
     meta: IndexMeta,
-    index: Mutex<Index>,
-    searchers: RwLock<Option<Arc<Searchers>>>,
+    backend: Backend,
 }
 
 impl std::fmt::Debug for Library {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Library")
-            .field("dir", &self.dir)
+            .field("location", &self.location)
             .field("meta", &self.meta)
             .finish()
     }
 }
 
+// A panic elsewhere cannot leave a store half-updated (each write is one transaction), so a
+// poisoned lock is still usable.
+fn relock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl Library {
     fn from_index(index: Index) -> Self {
         Library {
-            dir: index.dir().to_path_buf(),
+            location: index.dir().display().to_string(),
+            dir: Some(index.dir().to_path_buf()),
             meta: index.meta().clone(),
-            index: Mutex::new(index),
-            searchers: RwLock::new(None),
+            backend: Backend::Embedded {
+                index: Mutex::new(index),
+                searchers: RwLock::new(None),
+            },
+        }
+    }
+
+    fn from_server(index: PgIndex) -> Self {
+        Library {
+            location: Store::location(&index),
+            dir: None,
+            meta: Store::meta(&index).clone(),
+            backend: Backend::Server {
+                index: Mutex::new(index),
+            },
         }
     }
 
@@ -240,11 +295,141 @@ impl Library {
             }
             r => r?,
         };
+        let library = Self::from_index(index);
+        library.record_model(embedder)?;
+        Ok(library)
+    }
+
+    /// Opens the existing index at `location`: a PostgreSQL database for a `postgresql://`
+    /// (or `postgres://`) URL, else an index directory.
+    pub fn connect(location: &str) -> Result<Self, Error> {
+        if is_server_location(location) {
+            Ok(Self::from_server(PgIndex::open(location)?))
+        } else {
+            Self::open(Path::new(location))
+        }
+    }
+
+    /// Opens the index at `location` (as [`Library::connect`]) for `embedder`'s vectors,
+    /// creating it if needed (for a database: its tables and the `vector` extension), as
+    /// [`Library::open_for`].
+    pub fn connect_for(location: &str, embedder: &Embedder) -> Result<Self, Error> {
+        if is_server_location(location) {
+            let index = PgIndex::open_or_create(location, &Self::meta_of(embedder))?;
+            let library = Self::from_server(index);
+            library.record_model(embedder)?;
+            Ok(library)
+        } else {
+            Self::open_for(Path::new(location), embedder)
+        }
+    }
+
+    /// Opens the index at `location` (as [`Library::connect`]) for vectors described by
+    /// `meta`, creating it if needed: for vectors made elsewhere (see [`Library::import`]).
+    pub fn connect_meta(location: &str, meta: &IndexMeta) -> Result<Self, Error> {
+        if is_server_location(location) {
+            Ok(Self::from_server(PgIndex::open_or_create(location, meta)?))
+        } else {
+            Ok(Self::from_index(Index::open_or_create(
+                Path::new(location),
+                meta,
+            )?))
+        }
+    }
+
+    /// Records `model` (a weights file or model directory) as the model the index's vectors
+    /// come from, so that searches can load it.
+    pub fn set_model_path(&self, model: &Path) -> Result<(), Error> {
+        let abs = std::fs::canonicalize(model).unwrap_or(model.to_path_buf());
+        let abs = abs.to_string_lossy();
+        self.with_store(|s| s.put_setting(MODEL_SETTING, &abs))
+    }
+
+    /// Stores embeddings made elsewhere (e.g. read by [`crate::import::read_parquet`]),
+    /// incrementally: a row whose key is stored with the same content hash is skipped. Rows
+    /// are committed `commit_every` at a time. Every row must come from this index's model.
+    pub fn import(
+        &self,
+        rows: impl IntoIterator<Item = crate::import::EmbeddingRow>,
+        commit_every: usize,
+    ) -> Result<ImportReport, Error> {
+        let mut report = ImportReport::default();
+        let mut batch: Vec<NewItem> = Vec::new();
+        // The store says what really changed (another writer may have stored some first).
+        let flush = |batch: &mut Vec<NewItem>, report: &mut ImportReport| -> Result<(), Error> {
+            if !batch.is_empty() {
+                let u = self.upsert(batch)?;
+                report.added += u.inserted;
+                report.updated += u.updated;
+                report.unchanged += u.unchanged;
+                batch.clear();
+            }
+            Ok(())
+        };
+        let rows: Vec<crate::import::EmbeddingRow> = rows.into_iter().collect();
+        let keys: Vec<String> = rows.iter().map(|r| r.key.clone()).collect();
+        let stored = self.hashes_of(&keys)?;
+        for row in rows {
+            self.meta.accepts(&IndexMeta {
+                model_id: row.model_id.clone(),
+                dim: row.vector.len(),
+            })?;
+            if stored.get(&row.key) == Some(&row.content_hash) {
+                report.unchanged += 1;
+                continue;
+            }
+            let path = Path::new(&row.key);
+            batch.push(NewItem {
+                metadata: item_metadata(path, row.size.unwrap_or(0)),
+                path: row.key,
+                hash: row.content_hash,
+                modality: row.modality,
+                vector: row.vector,
+            });
+            if batch.len() >= commit_every.max(1) {
+                flush(&mut batch, &mut report)?;
+            }
+        }
+        flush(&mut batch, &mut report)?;
+        Ok(report)
+    }
+
+    /// Imports one Parquet file of embeddings (see [`crate::import`]) as [`Library::import`],
+    /// reading it row by row.
+    pub fn import_parquet(&self, file: &Path, commit_every: usize) -> Result<ImportReport, Error> {
+        let mut total = ImportReport::default();
+        let mut chunk = Vec::new();
+        let mut add = |chunk: &mut Vec<crate::import::EmbeddingRow>| -> Result<(), Error> {
+            let r = self.import(chunk.drain(..), commit_every)?;
+            total.added += r.added;
+            total.updated += r.updated;
+            total.unchanged += r.unchanged;
+            Ok(())
+        };
+        crate::import::read_parquet(file, |row| {
+            chunk.push(row);
+            if chunk.len() >= commit_every.max(1) {
+                add(&mut chunk)?;
+            }
+            Ok(())
+        })?;
+        add(&mut chunk)?;
+        Ok(total)
+    }
+
+    fn record_model(&self, embedder: &Embedder) -> Result<(), Error> {
         if let Some(files) = embedder.files() {
             let abs = std::fs::canonicalize(&files.weights).unwrap_or(files.weights.clone());
-            index.set_setting(MODEL_SETTING, &abs.to_string_lossy())?;
+            let abs = abs.to_string_lossy();
+            self.with_store(|s| {
+                // Unchanged on most runs: skip the write (and a server round trip's lock).
+                if s.get_setting(MODEL_SETTING)?.as_deref() != Some(&*abs) {
+                    s.put_setting(MODEL_SETTING, &abs)?;
+                }
+                Ok(())
+            })?;
         }
-        Ok(Self::from_index(index))
+        Ok(())
     }
 
     fn meta_of(embedder: &Embedder) -> IndexMeta {
@@ -254,15 +439,39 @@ impl Library {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Index> {
-        // Each write is one SQLite transaction: a panic elsewhere cannot leave the store
-        // half-updated, so a poisoned lock is still usable.
-        self.index.lock().unwrap_or_else(|e| e.into_inner())
+    /// Runs `f` on the store, whichever backend holds it, under its lock.
+    fn with_store<T>(
+        &self,
+        f: impl FnOnce(&mut dyn Store) -> Result<T, clamp3_index::IndexError>,
+    ) -> Result<T, Error> {
+        Ok(match &self.backend {
+            Backend::Embedded { index, .. } => f(&mut *relock(index)),
+            Backend::Server { index } => f(&mut *relock(index)),
+        }?)
     }
 
-    /// The index directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// The index directory; `None` for a database.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    /// Where the index lives, fit to print: the directory, or the database URL without its
+    /// password.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// Whether the index lives in a database server (PostgreSQL) rather than a directory.
+    pub fn is_server(&self) -> bool {
+        matches!(self.backend, Backend::Server { .. })
+    }
+
+    /// The database server's and pgvector's versions; `None` for an index directory.
+    pub fn server_version(&self) -> Result<Option<String>, Error> {
+        match &self.backend {
+            Backend::Embedded { .. } => Ok(None),
+            Backend::Server { index } => Ok(Some(relock(index).server_version()?)),
+        }
     }
 
     /// Model id and dimension of the stored vectors.
@@ -282,12 +491,14 @@ impl Library {
 
     /// The model the index was built with, as recorded when files were added.
     pub fn model_path(&self) -> Result<Option<PathBuf>, Error> {
-        Ok(self.lock().setting(MODEL_SETTING)?.map(PathBuf::from))
+        Ok(self
+            .with_store(|s| s.get_setting(MODEL_SETTING))?
+            .map(PathBuf::from))
     }
 
     /// Number of stored items.
     pub fn len(&self) -> Result<usize, Error> {
-        Ok(self.lock().len()?)
+        self.with_store(|s| s.count())
     }
 
     /// True when nothing is stored.
@@ -297,31 +508,37 @@ impl Library {
 
     /// Number of stored items per modality.
     pub fn count_by_modality(&self) -> Result<std::collections::BTreeMap<String, usize>, Error> {
-        let mut by = std::collections::BTreeMap::new();
-        self.lock()
-            .for_each_vector(|_, m, _| *by.entry(m.to_string()).or_default() += 1)?;
-        Ok(by)
+        self.with_store(|s| s.count_by_modality())
     }
 
-    /// SQLite's consistency check ("ok" when sound).
+    /// The backend's consistency check ("ok" when sound): SQLite's integrity check, or for a
+    /// database that every stored vector has the index's dimension.
     pub fn integrity_check(&self) -> Result<String, Error> {
-        Ok(self.lock().integrity_check()?)
+        self.with_store(|s| s.check())
     }
 
     /// Stores `items` in one transaction (replacing items with the same key whose content
     /// changed); returns what it changed.
     pub fn upsert(&self, items: &[NewItem]) -> Result<Upserted, Error> {
-        Ok(self.lock().upsert(items)?)
+        self.with_store(|s| s.put(items))
     }
 
     /// The stored content hash of `key` (a path or an id), if any.
     pub fn hash_of(&self, key: &str) -> Result<Option<String>, Error> {
-        Ok(self.lock().hash_of(key)?)
+        self.with_store(|s| s.stored_hash(key))
+    }
+
+    /// The stored content hashes of those of `keys` that are stored.
+    pub fn hashes_of(
+        &self,
+        keys: &[String],
+    ) -> Result<std::collections::HashMap<String, String>, Error> {
+        self.with_store(|s| s.stored_hashes(keys))
     }
 
     /// Removes the items whose key `keep` rejects; returns how many were removed.
     pub fn prune(&self, keep: impl Fn(&str) -> bool) -> Result<usize, Error> {
-        Ok(self.lock().prune(keep)?)
+        self.with_store(|s| s.remove_unless(&keep))
     }
 
     /// Removes the items of files that no longer exist (keys made by [`item_key`]; other keys,
@@ -345,6 +562,7 @@ impl Library {
         let mut report = AddReport::default();
         for chunk in files.chunks(commit_every.max(1)) {
             let mut todo: Vec<(PathBuf, String, String, Input)> = Vec::new();
+            let mut read_ok: Vec<(PathBuf, String, String, Input)> = Vec::new();
             for f in chunk {
                 let abs = std::fs::canonicalize(f).unwrap_or_else(|_| f.clone());
                 let key = item_key(&abs);
@@ -372,13 +590,19 @@ impl Library {
                             .push(EmbedError::input_cause(f.as_path().into(), e));
                         progress(1);
                     }
-                    Ok((hash, input)) => match self.hash_of(&key)? {
-                        Some(h) if h == hash => {
-                            report.unchanged += 1;
-                            progress(1);
-                        }
-                        _ => todo.push((abs, key, hash, input)),
-                    },
+                    Ok((hash, input)) => read_ok.push((abs, key, hash, input)),
+                }
+            }
+            // One look-up per chunk (one round trip to a database server).
+            let keys: Vec<String> = read_ok.iter().map(|r| r.1.clone()).collect();
+            let stored = self.hashes_of(&keys)?;
+            for (abs, key, hash, input) in read_ok {
+                match stored.get(&key) {
+                    Some(h) if *h == hash => {
+                        report.unchanged += 1;
+                        progress(1);
+                    }
+                    _ => todo.push((abs, key, hash, input)),
                 }
             }
             if todo.is_empty() {
@@ -396,11 +620,7 @@ impl Library {
                         };
                         let kind = InputKind::of(path);
                         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-                        let mut metadata = serde_json::json!({
-                            "name": path.file_name().map(|n| n.to_string_lossy().into_owned()),
-                            "extension": path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()),
-                            "bytes": size,
-                        });
+                        let mut metadata = item_metadata(path, size);
                         if let Some(c) = caption {
                             metadata["caption"] = c.into();
                         }
@@ -429,13 +649,15 @@ impl Library {
         Ok(report)
     }
 
-    /// The search structures for the index's current state: kept from the last query when
-    /// nothing changed, else reloaded (from the cache file when current) or rebuilt.
-    fn searchers(&self) -> Result<Arc<Searchers>, Error> {
-        let index = self.lock();
+    /// The search structures of an embedded index's current state: kept from the last query
+    /// when nothing changed, else reloaded (from the cache file when current) or rebuilt.
+    fn searchers(
+        index: &Mutex<Index>,
+        cached: &RwLock<Option<Arc<Searchers>>>,
+    ) -> Result<Arc<Searchers>, Error> {
+        let index = relock(index);
         let generation = index.generation()?;
-        if let Some(s) = self
-            .searchers
+        if let Some(s) = cached
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .as_ref()
@@ -448,7 +670,7 @@ impl Library {
             exact: ExactSearcher::load(&index)?,
             ann: Mutex::new(None),
         });
-        *self.searchers.write().unwrap_or_else(|e| e.into_inner()) = Some(s.clone());
+        *cached.write().unwrap_or_else(|e| e.into_inner()) = Some(s.clone());
         Ok(s)
     }
 
@@ -461,30 +683,44 @@ impl Library {
             }
             .into());
         }
-        let s = self.searchers()?;
         let modality = opts.modality.map(Modality::as_str);
-        let hits = match opts.mode {
-            SearchMode::Exact => s.exact.search(query, opts.k, modality),
-            SearchMode::Approximate(p) => {
-                let mut ann = s.ann.lock().unwrap_or_else(|e| e.into_inner());
-                let build = (p.connectivity, p.expansion_add);
-                let graph = match ann.as_ref().filter(|(b, _)| *b == build) {
-                    Some((_, g)) => g.clone(),
-                    None => {
-                        let g = Arc::new(AnnSearcher::load_or_build(&self.lock(), &s.exact, &p)?);
-                        *ann = Some((build, g.clone()));
-                        g
+        let hits = match &self.backend {
+            Backend::Embedded { index, searchers } => {
+                let s = Self::searchers(index, searchers)?;
+                match opts.mode {
+                    SearchMode::Exact => s.exact.search(query, opts.k, modality),
+                    SearchMode::Approximate(p) => {
+                        let mut ann = s.ann.lock().unwrap_or_else(|e| e.into_inner());
+                        let build = (p.connectivity, p.expansion_add);
+                        let graph = match ann.as_ref().filter(|(b, _)| *b == build) {
+                            Some((_, g)) => g.clone(),
+                            None => {
+                                let g = Arc::new(AnnSearcher::load_or_build(
+                                    &relock(index),
+                                    &s.exact,
+                                    &p,
+                                )?);
+                                *ann = Some((build, g.clone()));
+                                g
+                            }
+                        };
+                        // The search breadth is per query; the graph is shared, so set it
+                        // under the lock.
+                        graph.set_expansion_search(p.expansion_search);
+                        graph.search(query, opts.k, modality)?
                     }
-                };
-                // The search breadth is per query; the graph is shared, so set it under the
-                // lock.
-                graph.set_expansion_search(p.expansion_search);
-                graph.search(query, opts.k, modality)?
+                }
+            }
+            Backend::Server { index } => {
+                let mut index = relock(index);
+                match opts.mode {
+                    SearchMode::Exact => index.search_exact(query, opts.k, modality)?,
+                    SearchMode::Approximate(p) => index.search_hnsw(query, opts.k, modality, &p)?,
+                }
             }
         };
-        let items = self
-            .lock()
-            .items(&hits.iter().map(|h| h.id).collect::<Vec<_>>())?;
+        let items =
+            self.with_store(|s| s.items_by_id(&hits.iter().map(|h| h.id).collect::<Vec<_>>()))?;
         Ok(items
             .into_iter()
             .zip(hits)
@@ -493,6 +729,27 @@ impl Library {
                 score: h.score,
             })
             .collect())
+    }
+
+    /// Builds the approximate-search structure now (the HNSW graph, or the database's HNSW
+    /// index) with `params`, instead of on the first approximate query.
+    pub fn build_approximate(&self, params: &AnnParams) -> Result<(), Error> {
+        match &self.backend {
+            Backend::Embedded { index, searchers } => {
+                let s = Self::searchers(index, searchers)?;
+                let g = Arc::new(AnnSearcher::load_or_build(
+                    &relock(index),
+                    &s.exact,
+                    params,
+                )?);
+                *s.ann.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some(((params.connectivity, params.expansion_add), g));
+            }
+            Backend::Server { index } => {
+                relock(index).ensure_hnsw(params)?;
+            }
+        }
+        Ok(())
     }
 }
 

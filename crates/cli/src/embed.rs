@@ -63,6 +63,10 @@ pub struct EmbedArgs {
     /// Exit with status 1 if any input failed (failures are always listed).
     #[arg(long)]
     pub strict: bool,
+    /// Embed only shard I of N (0-based, e.g. `0/4`): the inputs whose content hash falls in
+    /// it, so that N machines can share one job without coordination.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<clamp3::Shard>,
     /// Files or folders (walked recursively).
     #[arg(required_unless_present = "texts")]
     pub paths: Vec<PathBuf>,
@@ -196,7 +200,28 @@ pub fn run(ctx: &Ctx, args: &EmbedArgs) -> Result<bool> {
             rel_out,
         });
     }
-    if units.is_empty() && failures.is_empty() && skipped == 0 {
+    let mut other_shards = 0usize;
+    if let Some(shard) = args.shard {
+        units.retain(|u| {
+            let hash = match &u.input {
+                Input::Text(t) => Ok(clamp3::library::content_hash(t.as_bytes())),
+                Input::Path(p) => clamp3::library::file_hash(p),
+                Input::Bytes { bytes, .. } => Ok(clamp3::library::content_hash(bytes)),
+            };
+            match hash {
+                Ok(h) if shard.contains(&h) => true,
+                Ok(_) => {
+                    other_shards += 1;
+                    false
+                }
+                Err(e) => {
+                    failures.push(format!("{}: {e}", u.name.display()));
+                    false
+                }
+            }
+        });
+    }
+    if units.is_empty() && failures.is_empty() && skipped == 0 && other_shards == 0 {
         bail!(
             "no input files found (supported: {})",
             InputKind::extension_list()
@@ -259,6 +284,13 @@ pub fn run(ctx: &Ctx, args: &EmbedArgs) -> Result<bool> {
     } else {
         String::new()
     };
-    failures.print(&format!("embedded {done} input(s){skipped}"));
+    let shard = match args.shard {
+        Some(s) => format!(
+            " (shard {}/{}; {other_shards} in other shards)",
+            s.index, s.count
+        ),
+        None => String::new(),
+    };
+    failures.print(&format!("embedded {done} input(s){skipped}{shard}"));
     Ok(failures.ok(args.strict))
 }

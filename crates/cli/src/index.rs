@@ -20,14 +20,36 @@ pub enum IndexCommand {
     Prune(IndexDirArgs),
     /// Show what an index holds.
     Info(IndexDirArgs),
+    /// Store embeddings made elsewhere, from Parquet files (e.g. the Ray job's output):
+    /// columns path (or id), modality, content_hash, model_id, vector [, size]; incremental
+    /// by content hash.
+    Import(ImportArgs),
+}
+
+/// Arguments of `clamp3 index import`.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// Index directory or PostgreSQL database (created if needed, for the files' model).
+    #[arg(long)]
+    pub index: String,
+    /// The model that made the vectors, recorded for searches (its id must match the files').
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Rows stored per committed transaction.
+    #[arg(long = "commit-every", default_value_t = 1000)]
+    pub commit_every: usize,
+    /// Parquet files, or folders of them.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
 }
 
 /// Arguments of `clamp3 index add`.
 #[derive(Debug, clap::Args)]
 pub struct AddArgs {
-    /// Index directory (created if needed).
+    /// Index directory (created if needed), or a PostgreSQL database with pgvector
+    /// (`postgresql://USER@HOST/DB`; its tables are created if needed).
     #[arg(long)]
-    pub index: PathBuf,
+    pub index: String,
     /// Model directory, weights file, or saas / c2.
     #[arg(long)]
     pub model: String,
@@ -51,20 +73,20 @@ pub struct AddArgs {
     pub paths: Vec<PathBuf>,
 }
 
-/// An index directory.
+/// An index directory or database.
 #[derive(Debug, clap::Args)]
 pub struct IndexDirArgs {
-    /// Index directory.
+    /// Index directory, or a PostgreSQL database (`postgresql://...`).
     #[arg(long)]
-    pub index: PathBuf,
+    pub index: String,
 }
 
 /// Arguments of `clamp3 search`.
 #[derive(Debug, clap::Args)]
 pub struct SearchArgs {
-    /// Index directory.
+    /// Index directory, or a PostgreSQL database (`postgresql://...`).
     #[arg(long)]
-    pub index: PathBuf,
+    pub index: String,
     /// Model (default: the one the index was built with).
     #[arg(long)]
     pub model: Option<String>,
@@ -83,9 +105,15 @@ pub struct SearchArgs {
     /// Approximate (HNSW) search, for large indexes.
     #[arg(long)]
     pub approx: bool,
-    /// HNSW search breadth (higher: better recall, slower).
+    /// HNSW search breadth, ef_search (higher: better recall, slower).
     #[arg(long, value_parser = crate::args::positive)]
     pub ef: Option<usize>,
+    /// HNSW edges per node, m (used when the graph is built).
+    #[arg(long, value_parser = crate::args::positive)]
+    pub m: Option<usize>,
+    /// HNSW build breadth, ef_construction (used when the graph is built).
+    #[arg(long, value_parser = crate::args::positive)]
+    pub ef_construction: Option<usize>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -99,7 +127,56 @@ pub fn run(ctx: &Ctx, c: &IndexCommand) -> Result<bool> {
         IndexCommand::Add(a) => add(ctx, a),
         IndexCommand::Prune(a) => prune(&a.index).map(|()| true),
         IndexCommand::Info(a) => info(&a.index).map(|()| true),
+        IndexCommand::Import(a) => import(a).map(|()| true),
     }
+}
+
+/// `clamp3 index import`.
+fn import(a: &ImportArgs) -> Result<()> {
+    let files = clamp3::import::parquet_files(&a.paths)?;
+    // The index's identity comes from the first row (the index is created for it if new).
+    let mut first = None;
+    for f in &files {
+        first = clamp3::import::first_row(f)?;
+        if first.is_some() {
+            break;
+        }
+    }
+    let Some(first) = first else {
+        bail!("no embeddings in the given Parquet files");
+    };
+    let meta = clamp3_index::IndexMeta {
+        model_id: first.model_id,
+        dim: first.vector.len(),
+    };
+    let library = Library::connect_meta(&a.index, &meta)?;
+    if let Some(m) = &a.model {
+        let model = clamp3::hub::resolve_model(m)?;
+        let files = clamp3_model::ModelFiles::locate(&model)?;
+        let id = clamp3::embedder::model_id_of(&files)?;
+        library.meta().accepts(&clamp3_index::IndexMeta {
+            model_id: id,
+            dim: files.config.projection_dim,
+        })?;
+        library.set_model_path(&files.weights)?;
+    }
+    let mut total = clamp3::ImportReport::default();
+    for f in &files {
+        let r = library.import_parquet(f, a.commit_every.max(1))?;
+        total.added += r.added;
+        total.updated += r.updated;
+        total.unchanged += r.unchanged;
+    }
+    eprintln!(
+        "index {}: {} added, {} updated, {} unchanged from {} file(s); {} items in all",
+        library.location(),
+        total.added,
+        total.updated,
+        total.unchanged,
+        files.len(),
+        library.len()?
+    );
+    Ok(())
 }
 
 /// `clamp3 index add`.
@@ -125,7 +202,7 @@ fn add(ctx: &Ctx, a: &AddArgs) -> Result<bool> {
         blip: a.blip.as_deref(),
     };
     let embedder = crate::loading::embedder_for(ctx, &a.model, &file_kinds, &companions)?;
-    let library = Library::open_for(&a.index, &embedder)?;
+    let library = Library::connect_for(&a.index, &embedder)?;
     let opts = EmbedOptions {
         max_batch: a.batch_segments.max(1),
         ..EmbedOptions::default()
@@ -140,7 +217,7 @@ fn add(ctx: &Ctx, a: &AddArgs) -> Result<bool> {
     }
     failures.print(&format!(
         "index {}: {} added, {} updated, {} unchanged; {} items in all",
-        a.index.display(),
+        library.location(),
         report.added,
         report.updated,
         report.unchanged,
@@ -150,8 +227,8 @@ fn add(ctx: &Ctx, a: &AddArgs) -> Result<bool> {
 }
 
 /// `clamp3 index prune`: drop entries whose file is gone.
-fn prune(dir: &Path) -> Result<()> {
-    let library = Library::open(dir)?;
+fn prune(location: &str) -> Result<()> {
+    let library = Library::connect(location)?;
     let n = library.prune_missing()?;
     eprintln!(
         "removed {n} entr{} of missing files; {} items remain",
@@ -162,9 +239,12 @@ fn prune(dir: &Path) -> Result<()> {
 }
 
 /// `clamp3 index info`.
-fn info(dir: &Path) -> Result<()> {
-    let library = Library::open(dir)?;
-    println!("index:     {}", dir.display());
+fn info(location: &str) -> Result<()> {
+    let library = Library::connect(location)?;
+    println!("index:     {}", library.location());
+    if let Some(v) = library.server_version()? {
+        println!("server:    {v}");
+    }
     println!("model id:  {}", library.meta().model_id);
     if let Some(p) = library.model_path()? {
         println!("model:     {}", p.display());
@@ -188,7 +268,7 @@ fn looks_like_a_path(q: &str) -> bool {
 
 /// `clamp3 search`.
 pub fn search(ctx: &Ctx, a: &SearchArgs) -> Result<()> {
-    let library = Library::open(&a.index)?;
+    let library = Library::connect(&a.index)?;
     let model = match &a.model {
         Some(m) => clamp3::hub::resolve_model(m)?,
         None => library
@@ -228,6 +308,12 @@ pub fn search(ctx: &Ctx, a: &SearchArgs) -> Result<()> {
         let mut p = AnnParams::default();
         if let Some(ef) = a.ef {
             p.expansion_search = ef;
+        }
+        if let Some(m) = a.m {
+            p.connectivity = m;
+        }
+        if let Some(ef) = a.ef_construction {
+            p.expansion_add = ef;
         }
         SearchMode::Approximate(p)
     } else {

@@ -92,6 +92,7 @@ fn index_hint(e: &clamp3_index::IndexError) -> Option<&'static str> {
     use clamp3_index::IndexError;
     match e {
         IndexError::NotAnIndex { .. } => Some("create one with `clamp3 index add`"),
+        IndexError::NoIndexAt { .. } => Some("create one with `clamp3 index add --index URL`"),
         IndexError::ModelMismatch { .. } => {
             Some("pass the model the index was built with, or use another index directory")
         }

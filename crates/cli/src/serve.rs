@@ -24,9 +24,10 @@ pub struct ServeArgs {
     /// Model directory, weights file, or saas / c2 (default: the one the index was built with).
     #[arg(long)]
     pub model: Option<String>,
-    /// Index directory to search and update (created when missing).
+    /// Index to search and update: a directory, or a PostgreSQL URL (postgresql://...);
+    /// created when missing.
     #[arg(long)]
-    pub index: Option<PathBuf>,
+    pub index: Option<String>,
     /// MERT model directory, for recordings (default: beside the model, then the cache).
     #[arg(long)]
     pub mert: Option<PathBuf>,

@@ -11,14 +11,21 @@
 //! DIR/cache/hnsw.usearch   the approximate (HNSW) graph, rebuilt on demand when stale
 //! ```
 //!
+//! The same index can live in a PostgreSQL database with pgvector instead ([`PgIndex`], for a
+//! `postgresql://` location), searched by the server; [`Store`] is what both backends share.
+//!
 //! Vectors of different models are not comparable, so an index belongs to one model id.
 
 mod ann;
+mod backend;
 mod exact;
+mod pg;
 mod store;
 
 pub use ann::{AnnParams, AnnSearcher};
+pub use backend::{is_server_location, Store};
 pub use exact::ExactSearcher;
+pub use pg::{redact_url, PgIndex};
 pub use store::{Index, IndexMeta, Item, NewItem, Upserted};
 
 /// Why an index operation failed.
@@ -61,6 +68,22 @@ pub enum IndexError {
     NotAnIndex {
         /// The directory.
         path: std::path::PathBuf,
+    },
+    /// The PostgreSQL server refused or failed an operation.
+    #[error("{location}: {message}")]
+    Postgres {
+        /// The database (its URL, without the password).
+        location: String,
+        /// The server's or the client's message.
+        message: String,
+        /// The SQLSTATE code, when the server sent one.
+        code: Option<String>,
+    },
+    /// The database holds no index.
+    #[error("{location}: no clamp3 index in this database")]
+    NoIndexAt {
+        /// The database (its URL, without the password).
+        location: String,
     },
     /// The approximate index failed.
     #[error("approximate index: {0}")]

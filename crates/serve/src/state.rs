@@ -32,8 +32,9 @@ pub struct ModelSpec {
     /// BLIP, for images; when `None`, looked for beside the model and in the cache, and images
     /// are refused (501) when it is not found.
     pub blip: Option<PathBuf>,
-    /// The index directory (created when missing).
-    pub index: Option<PathBuf>,
+    /// The index: a directory, or a PostgreSQL database's `postgresql://` URL (created when
+    /// missing).
+    pub index: Option<String>,
     /// Where the model runs.
     pub device: Device,
 }
@@ -92,7 +93,7 @@ impl Engine {
         let limits = &config.limits;
         if let Some(l) = &library {
             l.check_model(&embedder)
-                .with_context(|| format!("index {}", l.dir().display()))?;
+                .with_context(|| format!("index {}", l.location()))?;
         }
         let opts = EmbedOptions {
             max_batch: limits.segments_per_pass.max(1),
@@ -112,8 +113,16 @@ impl Engine {
     /// Loads what `spec` names (blocking: minutes for a large model on a slow disk).
     pub fn load(spec: &ModelSpec, config: &Config, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
         let existing = match &spec.index {
-            Some(dir) if dir.join("index.sqlite").is_file() => Some(Library::open(dir)?),
-            _ => None,
+            Some(location) => match Library::connect(location) {
+                Ok(l) => Some(l),
+                // None there yet: made below, for the model.
+                Err(clamp3::Error::Index(
+                    clamp3_index::IndexError::NoIndexAt { .. }
+                    | clamp3_index::IndexError::NotAnIndex { .. },
+                )) => None,
+                Err(e) => return Err(e.into()),
+            },
+            None => None,
         };
         let model = match (&spec.model, &existing) {
             (Some(m), _) => m.clone(),
@@ -149,7 +158,7 @@ impl Engine {
         }
         let library = match (existing, &spec.index) {
             (Some(l), _) => Some(l),
-            (None, Some(dir)) => Some(Library::open_for(dir, &embedder)?),
+            (None, Some(location)) => Some(Library::connect_for(location, &embedder)?),
             (None, None) => None,
         };
         let name = spec.model_name.clone().unwrap_or_else(|| {
