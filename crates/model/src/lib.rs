@@ -7,6 +7,7 @@ pub mod clamp3;
 pub mod config;
 pub mod dropout;
 pub mod encode;
+pub mod kernels;
 pub mod layout;
 pub mod load;
 pub mod mert;
