@@ -16,7 +16,7 @@ use candle_nn::{Linear, VarBuilder};
 
 use crate::config::BertConfig;
 use crate::dropout::{Dropout, Site};
-use crate::ops;
+use crate::{kernels, ops};
 
 /// LayerNorm over the last axis.
 #[derive(Debug, Clone)]
@@ -37,6 +37,11 @@ impl LayerNorm {
             bias: f32_param("bias", 0.0)?,
             eps,
         })
+    }
+
+    /// Scale, shift and epsilon.
+    pub(crate) fn params(&self) -> (&Tensor, &Tensor, f64) {
+        (&self.weight, &self.bias, self.eps)
     }
 
     /// Normalises `x` over its last axis (in f32; the result has `x`'s dtype).
@@ -166,6 +171,22 @@ impl Layer {
         })
     }
 
+    /// The layer's parameters for the CPU kernels.
+    fn kernel_layer(&self) -> KernelLayer<'_> {
+        let a = &self.attention;
+        KernelLayer {
+            linears: [
+                &a.query,
+                &a.key,
+                &a.value,
+                &a.output,
+                &self.intermediate,
+                &self.output,
+            ],
+            norms: [&a.norm, &self.norm],
+        }
+    }
+
     fn forward(&self, x: &Tensor, mask_bias: &Tensor, drop: Option<&Dropout>) -> Result<Tensor> {
         let x = self.attention.forward(x, mask_bias, drop)?;
         let h = self.intermediate.forward(&x)?.gelu_erf()?;
@@ -175,6 +196,86 @@ impl Layer {
         }
         self.norm.forward(&(h + x)?)
     }
+}
+
+/// A post-LN layer's parameters as candle tensors (`query`, `key`, `value`, attention
+/// output, intermediate, output; the two LayerNorms), for [`run_kernel_layers`].
+pub(crate) struct KernelLayer<'t> {
+    pub(crate) linears: [&'t Linear; 6],
+    pub(crate) norms: [&'t LayerNorm; 2],
+}
+
+impl KernelLayer<'_> {
+    /// The tensors in [`Self::view`]'s order, when every one can feed the kernels.
+    fn tensors(&self) -> Option<Vec<&Tensor>> {
+        let mut all = Vec::with_capacity(16);
+        for lin in self.linears {
+            all.push(lin.weight());
+            all.push(lin.bias()?);
+        }
+        for n in self.norms {
+            all.push(&n.weight);
+            all.push(&n.bias);
+        }
+        all.iter().all(|t| kernels::usable(t)).then_some(all)
+    }
+
+    /// The kernels' view of the values locked in `g` (from [`Self::tensors`]).
+    fn view<'a>(&self, g: &'a [kernels::TensorRead<'a>]) -> kernels::encoder::LayerRef<'a> {
+        use kernels::encoder::{LayerRef, LinearRef, NormRef};
+        let lin = |i: usize| LinearRef {
+            weight: g[2 * i].slice(),
+            bias: g[2 * i + 1].slice(),
+        };
+        let norm = |i: usize| NormRef {
+            weight: g[12 + 2 * i].slice(),
+            bias: g[13 + 2 * i].slice(),
+            eps: self.norms[i].eps,
+        };
+        LayerRef {
+            query: lin(0),
+            key: lin(1),
+            value: lin(2),
+            output: lin(3),
+            attention_norm: norm(0),
+            intermediate: lin(4),
+            feed_forward_output: lin(5),
+            output_norm: norm(1),
+        }
+    }
+}
+
+/// Runs post-LN `layers` over `x` (`[batch·len, hidden]`) with the CPU kernels, calling
+/// `on_state` with the hidden states after each layer. `None` when some parameter cannot
+/// feed the kernels (the caller then uses candle's ops).
+pub(crate) fn run_kernel_layers(
+    mut x: Vec<f32>,
+    shape: kernels::attention::AttentionShape,
+    bias: Option<&[f32]>,
+    layers: &[KernelLayer<'_>],
+    mut on_state: impl FnMut(&[f32]),
+) -> Result<Option<Vec<f32>>> {
+    let Some(tensors) = layers
+        .iter()
+        .map(KernelLayer::tensors)
+        .collect::<Option<Vec<_>>>()
+    else {
+        return Ok(None);
+    };
+    let guards = tensors
+        .iter()
+        .map(|ts| {
+            ts.iter()
+                .map(|t| kernels::TensorRead::new(t))
+                .collect::<Result<Vec<_>>>()
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut ws = kernels::encoder::Workspace::new();
+    for (layer, g) in layers.iter().zip(&guards) {
+        kernels::encoder::layer_forward(&mut x, shape, bias, &layer.view(g), &mut ws);
+        on_state(&x);
+    }
+    Ok(Some(x))
 }
 
 /// How position ids are formed.
@@ -312,6 +413,7 @@ pub struct Bert {
     /// The embedding front end.
     pub embeddings: Embeddings,
     layers: Vec<Layer>,
+    heads: usize,
     hidden_p: f64,
 }
 
@@ -330,6 +432,7 @@ impl Bert {
         Ok(Bert {
             embeddings,
             layers,
+            heads: c.num_attention_heads,
             hidden_p: c.hidden_dropout_prob,
         })
     }
@@ -338,6 +441,11 @@ impl Bert {
     /// (1 = real, 0 = pad; f32): the last hidden states. With `drop`, in training mode (the
     /// embedding dropout included).
     pub fn encode(&self, x: Tensor, mask: &Tensor, drop: Option<&Dropout>) -> Result<Tensor> {
+        if drop.is_none() && kernels::usable(&x) && kernels::usable(mask) {
+            if let Some(out) = self.encode_with_kernels(&x, mask)? {
+                return Ok(out);
+            }
+        }
         let bias = mask_bias(mask)?;
         let mut x = match drop {
             Some(d) => d.apply(&x, Site::Embeddings, self.hidden_p)?,
@@ -347,6 +455,36 @@ impl Bert {
             x = layer.forward(&x, &bias, drop)?;
         }
         Ok(x)
+    }
+
+    /// The layers through [`crate::kernels`] (f32 inference on the CPU); `None` when a weight
+    /// cannot feed them (tracked, another dtype or device), so the caller uses candle's ops.
+    fn encode_with_kernels(&self, x: &Tensor, mask: &Tensor) -> Result<Option<Tensor>> {
+        let (b, l, h) = x.dims3()?;
+        if mask.dims2()? != (b, l) {
+            candle_core::bail!("mask of shape {:?} for input {:?}", mask.dims(), x.dims());
+        }
+        // transformers' additive mask: (1 - m) * f32::MIN; none at all when nothing is padded
+        // (adding zeros changes no score).
+        let bias: Option<Vec<f32>> = {
+            let m = kernels::TensorRead::new(mask)?;
+            if m.slice().iter().all(|&v| v == 1.0) {
+                None
+            } else {
+                Some(m.slice().iter().map(|&v| (1.0 - v) * f32::MIN).collect())
+            }
+        };
+        let layers: Vec<KernelLayer> = self.layers.iter().map(Layer::kernel_layer).collect();
+        let shape = kernels::attention::AttentionShape {
+            batch: b,
+            len: l,
+            heads: self.heads,
+            head_dim: h / self.heads,
+        };
+        let xs = x.flatten_all()?.to_vec1::<f32>()?;
+        run_kernel_layers(xs, shape, bias.as_deref(), &layers, |_| {})?
+            .map(|out| Tensor::from_vec(out, (b, l, h), x.device()))
+            .transpose()
     }
 
     /// Last hidden states for token ids (evaluation mode).
