@@ -18,6 +18,6 @@ pub mod weights;
 
 pub use clamp3::{Clamp3Model, Modality, Parts};
 pub use config::{BertConfig, Clamp3Config};
-pub use encode::Sequence;
+pub use encode::{BatchLimits, Sequence};
 pub use load::{MertFiles, ModelError, ModelFiles};
 pub use weights::{Weights, WeightsError};
