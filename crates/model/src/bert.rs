@@ -290,6 +290,14 @@ pub enum Positions {
     },
 }
 
+/// RoBERTa position ids computed on the ids' device, as candle's XLM-R does (no read-back):
+/// the running count of real tokens (exact in f32 below 2^24), zero at the padding, + pad.
+fn positions_on_device(ids: &Tensor, pad: u32) -> Result<Tensor> {
+    let real = ids.ne(pad)?.to_dtype(DType::F32)?;
+    let pos = ((real.cumsum(1)? * &real)? + f64::from(pad))?;
+    pos.to_dtype(DType::U32)
+}
+
 /// Embedding layer: (input + token-type row 0) + position, then LayerNorm, in transformers'
 /// order of additions.
 #[derive(Debug, Clone)]
@@ -340,6 +348,7 @@ impl Embeddings {
             Positions::Absolute => Tensor::arange(0u32, l as u32, ids.device())?
                 .unsqueeze(0)?
                 .repeat((b, 1)),
+            Positions::FromIds { pad } if !ids.device().is_cpu() => positions_on_device(ids, pad),
             Positions::FromIds { pad } => {
                 let rows = ids.to_vec2::<u32>()?;
                 let mut out = Vec::with_capacity(b * l);
@@ -374,24 +383,36 @@ impl Embeddings {
         self.norm.forward(&(x + pos)?)
     }
 
-    /// Embeds token ids `[B, L]` (u32).
+    /// Embeds token ids `[B, L]` (u32). Ids outside the vocabulary are an error; checking
+    /// them reads the maximum id back from the device (free on the CPU).
     pub fn forward_ids(&self, ids: &Tensor) -> Result<Tensor> {
+        self.forward_ids_inner(ids, false)
+    }
+
+    /// [`Self::forward_ids`]; with `checked` (every id already checked on the host, as
+    /// `Clamp3Model::embed` does) a non-CPU device computes it without reading anything back.
+    pub(crate) fn forward_ids_inner(&self, ids: &Tensor, checked: bool) -> Result<Tensor> {
         let Some(word) = &self.word else {
             candle_core::bail!("this encoder has no word embeddings")
         };
         let (b, l) = ids.dims2()?;
         let vocab = word.dim(0)? as u32;
-        if ids.flatten_all()?.max(0)?.to_scalar::<u32>()? >= vocab {
+        if (!checked || ids.device().is_cpu())
+            && ids.flatten_all()?.max(0)?.to_scalar::<u32>()? >= vocab
+        {
             candle_core::bail!("token id out of range for a vocabulary of {vocab}");
         }
         let x = word
             .index_select(&ids.flatten_all()?, 0)?
             .reshape((b, l, word.dim(1)?))?;
         let pos = self.position_ids(ids)?;
-        if let Positions::FromIds { .. } = self.positions {
-            let max_pos = pos.flatten_all()?.max(0)?.to_scalar::<u32>()? as usize;
-            if max_pos >= self.position.dim(0)? {
-                candle_core::bail!("sequence too long for the position embeddings");
+        if let Positions::FromIds { pad } = self.positions {
+            // Positions run to at most pad + L: only a sequence that long needs the check.
+            if pad as usize + l >= self.position.dim(0)? {
+                let max_pos = pos.flatten_all()?.max(0)?.to_scalar::<u32>()? as usize;
+                if max_pos >= self.position.dim(0)? {
+                    candle_core::bail!("sequence too long for the position embeddings");
+                }
             }
         }
         self.finish(x, &pos)
@@ -545,4 +566,29 @@ pub fn length_mask(lengths: &[usize], max_len: usize, device: &Device) -> Result
         }
     }
     Tensor::from_vec(m, (lengths.len(), max_len), device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_position_ids_equal_the_host_computation() {
+        let c = BertConfig {
+            hidden_size: 8,
+            max_position_embeddings: 40,
+            num_attention_heads: 2,
+            ..BertConfig::xlm_roberta_base()
+        };
+        let vb = crate::synthetic::var_builder(&Device::Cpu);
+        let e = Embeddings::load(&c, Positions::FromIds { pad: 1 }, false, vb).unwrap();
+        let ids = Tensor::new(&[[0u32, 7, 9, 2, 1, 1], [0, 5, 1, 8, 2, 1]], &Device::Cpu).unwrap();
+        let host = e.position_ids(&ids).unwrap().to_vec2::<u32>().unwrap();
+        let device = positions_on_device(&ids, 1)
+            .unwrap()
+            .to_vec2::<u32>()
+            .unwrap();
+        assert_eq!(host, vec![vec![2, 3, 4, 5, 1, 1], vec![2, 3, 1, 4, 5, 1]]);
+        assert_eq!(device, host);
+    }
 }

@@ -15,6 +15,7 @@ use candle_core::{Result, Tensor};
 
 use crate::bert::{length_mask, masked_mean};
 use crate::clamp3::{Clamp3Model, Modality};
+use crate::config::PATCH_VOCAB;
 use crate::segment::{combine_global, combine_sequence, segments, Segment};
 
 /// A full input sequence, special items included, ready to be cut into segments.
@@ -177,6 +178,24 @@ impl Clamp3Model {
                     c.audio_config.hidden_size
                 )
             }
+            // Ids are checked here, on the host, so that the forward pass need not read them
+            // back from a GPU to check them.
+            Sequence::Text(ids) => match ids
+                .iter()
+                .find(|&&i| i as usize >= c.text_config.vocab_size)
+            {
+                Some(bad) => candle_core::bail!(
+                    "token id {bad} out of range for a vocabulary of {}",
+                    c.text_config.vocab_size
+                ),
+                None => Ok(()),
+            },
+            Sequence::Symbolic { ids, .. } => {
+                match ids.iter().find(|&&i| i as usize >= PATCH_VOCAB) {
+                    Some(bad) => candle_core::bail!("patch id {bad} is not below {PATCH_VOCAB}"),
+                    None => Ok(()),
+                }
+            }
             _ => Ok(()),
         }
     }
@@ -260,7 +279,9 @@ impl Clamp3Model {
                 let chunk = &work[range];
                 let refs: Vec<&Work> = chunk.iter().collect();
                 let (input, mask) = self.batch_tensors(seqs, &refs)?;
-                let vecs = self.global_features(m, &input, &mask)?.to_vec2::<f32>()?;
+                let vecs = self
+                    .global_features_of_checked(m, &input, &mask)?
+                    .to_vec2::<f32>()?;
                 for (w, v) in chunk.iter().zip(vecs) {
                     out[w.input].push((w.seg, v));
                 }
@@ -330,7 +351,7 @@ impl Clamp3Model {
             let chunk = &work[range];
             let refs: Vec<&Work> = chunk.iter().collect();
             let (input, mask) = self.batch_tensors(&[seq], &refs)?;
-            let h = self.hidden_states(m, &input, &mask)?;
+            let h = self.hidden_states_of_checked(m, &input, &mask)?;
             hidden = h.dim(2)?;
             for (row, w) in chunk.iter().enumerate() {
                 let rows = h.get(row)?.narrow(0, 0, w.seg.len)?;
