@@ -16,6 +16,7 @@ use super::attention::{attention, AttentionShape, Projections};
 use super::gemm::{linear, MatMut, MatRef, Threads};
 use super::math::bias_gelu_rows;
 use super::norm::layer_norm_rows;
+use super::pool::Buffer;
 
 /// A linear layer's weight `[out, in]` (PyTorch layout) and bias `[out]`.
 #[derive(Debug, Clone, Copy)]
@@ -58,31 +59,20 @@ pub struct LayerRef<'a> {
     pub output_norm: NormRef<'a>,
 }
 
-/// Reusable intermediate buffers of a forward pass.
+/// The intermediate buffers of a forward pass, reused across its layers and (through
+/// [`super::pool`]) across passes.
 #[derive(Debug, Default)]
 pub struct Workspace {
-    qkv: Vec<f32>,
-    ctx: Vec<f32>,
-    h: Vec<f32>,
-    inter: Vec<f32>,
-}
-
-fn sized(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
-    if v.len() < n {
-        v.resize(n, 0.0);
-    }
-    &mut v[..n]
+    qkv: Buffer,
+    ctx: Buffer,
+    h: Buffer,
+    inter: Buffer,
 }
 
 impl Workspace {
-    /// An empty workspace (buffers grow on first use).
+    /// An empty workspace (buffers come from the pool on first use).
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// Values currently held.
-    pub fn capacity(&self) -> usize {
-        self.qkv.len() + self.ctx.len() + self.h.len() + self.inter.len()
     }
 }
 
@@ -130,7 +120,7 @@ pub fn layer_forward(
     let scale = 1.0 / (shape.head_dim as f32).sqrt();
 
     // Q, K and V side by side in one [rows, 3·hidden] buffer.
-    let qkv = sized(&mut ws.qkv, rows * 3 * hidden);
+    let qkv = ws.qkv.get(rows * 3 * hidden);
     for (i, lin) in [p.query, p.key, p.value].iter().enumerate() {
         prefill(qkv, 3 * hidden, i * hidden, lin.bias, None);
         linear(
@@ -141,7 +131,7 @@ pub fn layer_forward(
             Threads::Pool,
         );
     }
-    let ctx = sized(&mut ws.ctx, rows * hidden);
+    let ctx = ws.ctx.get(rows * hidden);
     attention(
         ctx,
         Projections {
@@ -157,7 +147,7 @@ pub fn layer_forward(
     );
 
     // h = LayerNorm(x + b_o + W_o·ctx)
-    let h = sized(&mut ws.h, rows * hidden);
+    let h = ws.h.get(rows * hidden);
     prefill(h, hidden, 0, p.output.bias, Some(x));
     linear(
         MatMut::rows(h, rows, hidden),
@@ -170,7 +160,7 @@ pub fn layer_forward(
     layer_norm_rows(h, hidden, n.weight, n.bias, n.eps);
 
     // x = LayerNorm(h + b_2 + W_2·GELU(W_1·h + b_1))
-    let inter = sized(&mut ws.inter, rows * inter_w);
+    let inter = ws.inter.get(rows * inter_w);
     linear(
         MatMut::rows(inter, rows, inter_w),
         false,

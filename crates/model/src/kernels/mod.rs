@@ -13,6 +13,8 @@
 //! - [`attention`]: scaled dot-product attention per (item, head) with the additive mask and
 //!   softmax fused between the two products, never materialising `[B, heads, L, L]`;
 //! - [`encoder`]: a post-LN transformer layer (BERT, XLM-R, MERT) on those pieces;
+//! - [`pool`]: reusable buffers, so that a pass does not map fresh pages for its
+//!   intermediates;
 //! - [`conv`]: strided 1-D convolutions (MERT's feature encoder and positional convolution)
 //!   as single GEMMs over overlapping rows, with no im2col copy.
 //!
@@ -23,8 +25,8 @@
 
 /// Defines the function given (signature and body) compiled three times — with AVX-512, with
 /// AVX2 + FMA, and for the baseline target — and picks the widest the CPU supports at run
-/// time. No floating-point contraction happens in any of them (Rust never fuses `a * b + c`
-/// on its own), so all three compute the same values; the wider ones are only faster.
+/// time. Rust never fuses `a * b + c` on its own and `mul_add` is fused everywhere, so all
+/// three compute the same values; the wider ones are only faster.
 macro_rules! simd_fn {
     ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident : $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
         $(#[$m])*
@@ -64,6 +66,7 @@ pub mod encoder;
 pub mod gemm;
 pub mod math;
 pub mod norm;
+pub mod pool;
 
 use candle_core::{CpuStorage, Storage, Tensor};
 
