@@ -10,6 +10,7 @@ use candle_nn::{Linear, VarBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::bert::{run_kernel_layers, KernelLayer, LayerNorm};
+use crate::kernels::pool::Buffer;
 use crate::kernels::{self, TensorRead};
 use crate::ops;
 
@@ -434,58 +435,50 @@ impl Mert {
         let mut hidden = Vec::with_capacity(b * t * h);
         // The feature encoder, one window at a time (its buffers are the largest: 24,000
         // frames x 512 channels after the first convolution of a 5 s window).
-        let (mut cur, mut next) = (Vec::new(), Vec::new());
+        let (mut cur, mut next) = (Buffer::new(), Buffer::new());
         for w in wave_r.slice().chunks_exact(s) {
             let mut frames = s;
             let mut c_in = 1;
-            let mut input: &[f32] = w;
+            let mut first = true;
             for (i, conv) in self.convs.iter().enumerate() {
                 let (k, stride, c_out) = (c.conv_kernel[i], conv.stride, c.conv_dim[i]);
                 let t_out = kernels::conv::out_frames(frames, k, stride);
-                next.clear();
-                next.resize(t_out * c_out, 0.0);
+                let out = next.get(t_out * c_out);
                 let accumulate = match &conv.bias {
                     Some(bias) => {
                         let br = TensorRead::new(bias)?;
-                        for row in next.chunks_exact_mut(c_out) {
+                        for row in out.chunks_exact_mut(c_out) {
                             row.copy_from_slice(br.slice());
                         }
                         true
                     }
                     None => false,
                 };
-                kernels::conv::conv1d(
-                    &mut next,
-                    accumulate,
-                    input,
-                    c_in,
-                    conv_w[i].slice(),
-                    k,
-                    stride,
-                );
+                let input: &[f32] = if first { w } else { cur.get(frames * c_in) };
+                kernels::conv::conv1d(out, accumulate, input, c_in, conv_w[i].slice(), k, stride);
                 if let Some((nw, nb)) = &conv.norm {
                     let (nw, nb) = (TensorRead::new(nw)?, TensorRead::new(nb)?);
                     // torch.nn.GroupNorm default eps, not the config's layer_norm_eps.
                     kernels::norm::channel_norm_time_major(
-                        &mut next,
+                        out,
                         c_out,
                         nw.slice(),
                         nb.slice(),
                         1e-5,
                     );
                 }
-                gelu_parallel(&mut next);
+                gelu_parallel(out);
                 std::mem::swap(&mut cur, &mut next);
-                input = &cur;
+                first = false;
                 frames = t_out;
                 c_in = c_out;
             }
             // Feature projection: LayerNorm over the conv channels, then the linear layer.
-            let mut feat = std::mem::take(&mut cur);
+            let feat = cur.get(t * c_in);
             if let Some(n) = &self.proj_norm {
                 let (nw, nb, eps) = n.params();
                 let (nw, nb) = (TensorRead::new(nw)?, TensorRead::new(nb)?);
-                kernels::norm::layer_norm_rows(&mut feat, c_in, nw.slice(), nb.slice(), eps);
+                kernels::norm::layer_norm_rows(feat, c_in, nw.slice(), nb.slice(), eps);
             }
             let pw = TensorRead::new(self.projection.weight())?;
             let start = hidden.len();
@@ -504,19 +497,16 @@ impl Mert {
             kernels::gemm::linear(
                 kernels::gemm::MatMut::rows(proj, t, h),
                 accumulate,
-                kernels::gemm::MatRef::rows(&feat, t, c_in),
+                kernels::gemm::MatRef::rows(feat, t, c_in),
                 pw.slice(),
                 kernels::gemm::Threads::Pool,
             );
-            cur = feat;
             // Positional convolution: x + GELU(conv(x) + bias), then the encoder LayerNorm.
             let p = &self.pos_conv;
-            let mut pos = std::mem::take(&mut next);
-            pos.clear();
-            pos.resize(t * h, 0.0);
+            let pos = next.get(t * h);
             let pk = TensorRead::new(&kc.pos)?;
             kernels::conv::grouped_conv1d_same(
-                &mut pos,
+                pos,
                 proj,
                 h,
                 p.groups,
@@ -525,12 +515,11 @@ impl Mert {
                 p.padding,
             );
             let pb = TensorRead::new(&p.bias)?;
-            kernels::math::bias_gelu_rows(&mut pos, pb.slice());
-            kernels::norm::add_in_place(proj, &pos);
+            kernels::math::bias_gelu_rows(pos, pb.slice());
+            kernels::norm::add_in_place(proj, pos);
             let (nw, nb, eps) = self.norm.params();
             let (nw, nb) = (TensorRead::new(nw)?, TensorRead::new(nb)?);
             kernels::norm::layer_norm_rows(proj, h, nw.slice(), nb.slice(), eps);
-            next = pos;
         }
         drop((cur, next));
         on_state(&hidden);
