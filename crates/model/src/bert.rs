@@ -375,12 +375,53 @@ impl Embeddings {
         if l > max {
             candle_core::bail!("sequence of {l} positions exceeds the {max} position embeddings");
         }
+        if let Some(out) = self.finish_with_kernels(&x, position_ids)? {
+            return Ok(out);
+        }
         let pos = self
             .position
             .index_select(&position_ids.flatten_all()?, 0)?
             .reshape((b, l, h))?;
         let x = x.broadcast_add(&self.token_type)?;
         self.norm.forward(&(x + pos)?)
+    }
+
+    /// [`Self::finish`] in one pass over the rows on the CPU (the same additions in the same
+    /// order, then the same LayerNorm); `None` when a tensor cannot feed the kernels.
+    fn finish_with_kernels(&self, x: &Tensor, position_ids: &Tensor) -> Result<Option<Tensor>> {
+        let (nw, nb, eps) = self.norm.params();
+        if ![x, &self.position, &self.token_type, nw, nb]
+            .iter()
+            .all(|t| kernels::usable(t))
+        {
+            return Ok(None);
+        }
+        let (b, l, h) = x.dims3()?;
+        let ids = position_ids.flatten_all()?.to_vec1::<u32>()?;
+        let rows = self.position.dim(0)?;
+        if let Some(bad) = ids.iter().find(|&&i| i as usize >= rows) {
+            candle_core::bail!("position {bad} beyond the {rows} position embeddings");
+        }
+        let mut out = x.flatten_all()?.to_vec1::<f32>()?;
+        let token_type = self.token_type.contiguous()?;
+        let (table, tt) = (
+            kernels::TensorRead::new(&self.position)?,
+            kernels::TensorRead::new(&token_type)?,
+        );
+        let (nw, nb) = (kernels::TensorRead::new(nw)?, kernels::TensorRead::new(nb)?);
+        let (table, tt, nw, nb) = (table.slice(), tt.slice(), nw.slice(), nb.slice());
+        use rayon::prelude::*;
+        out.par_chunks_mut(h)
+            .zip(ids.par_iter())
+            .with_min_len(16)
+            .for_each(|(row, &id)| {
+                let pos = &table[id as usize * h..(id as usize + 1) * h];
+                for ((v, &t), &p) in row.iter_mut().zip(tt).zip(pos) {
+                    *v = (*v + t) + p;
+                }
+                kernels::norm::layer_norm_row(row, nw, nb, eps);
+            });
+        Ok(Some(Tensor::from_vec(out, (b, l, h), x.device())?))
     }
 
     /// Embeds token ids `[B, L]` (u32). Ids outside the vocabulary are an error; checking
