@@ -110,33 +110,50 @@ impl Default for BatchLimits {
 /// padded to much longer ones.
 const MAX_PADDING: f64 = 0.125;
 
-/// Splits segment lengths sorted longest first into consecutive batches within `limits`:
-/// a segment joins the current batch when the count, the padded size (`count × longest`) and
-/// the padding (at most [`MAX_PADDING`] of the real positions) all stay within bounds.
+/// The cost of one forward pass besides its positions, in positions: what a batch must save
+/// in padding or gain in size to be worth splitting or merging.
+const PASS_COST: usize = 32;
+
+/// Splits segment lengths sorted longest first into consecutive batches within `limits`,
+/// each holding at most `max_items` segments and `max_positions` padded positions (`count ×
+/// longest`; a longer single segment runs alone) with padding at most [`MAX_PADDING`] of its
+/// real positions. Among such splits it takes the cheapest, counting each batch as its
+/// padded positions plus [`PASS_COST`] (dynamic programming over the sorted lengths), so
+/// segments of equal length share batches and a short one is never padded to a long one.
 pub fn plan_batches(sorted_lengths: &[usize], limits: &BatchLimits) -> Vec<std::ops::Range<usize>> {
     debug_assert!(sorted_lengths.windows(2).all(|w| w[0] >= w[1]));
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut real = 0usize;
-    for (i, &len) in sorted_lengths.iter().enumerate() {
-        if i > start {
-            let count = i - start + 1;
-            let longest = sorted_lengths[start];
-            let padded = count * longest;
-            let fits = count <= limits.max_items.max(1)
-                && padded <= limits.max_positions
-                && (padded - real - len) as f64 <= MAX_PADDING * (real + len) as f64;
-            if !fits {
-                out.push(start..i);
-                start = i;
-                real = 0;
+    let n = sorted_lengths.len();
+    let max_items = limits.max_items.max(1);
+    // best[i]: cheapest cost of batching the first i segments, and where its last batch starts.
+    let mut best: Vec<(usize, usize)> = vec![(usize::MAX, 0); n + 1];
+    best[0] = (0, 0);
+    for end in 1..=n {
+        let mut real = 0usize;
+        for start in (end.saturating_sub(max_items)..end).rev() {
+            real += sorted_lengths[start];
+            let count = end - start;
+            let padded = count * sorted_lengths[start];
+            if count > 1
+                && (padded > limits.max_positions
+                    || (padded - real) as f64 > MAX_PADDING * real as f64)
+            {
+                // Longer (earlier) segments only make the batch worse.
+                break;
+            }
+            let cost = best[start].0.saturating_add(padded + PASS_COST);
+            if cost < best[end].0 {
+                best[end] = (cost, start);
             }
         }
-        real += len;
     }
-    if start < sorted_lengths.len() {
-        out.push(start..sorted_lengths.len());
+    let mut out = Vec::new();
+    let mut end = n;
+    while end > 0 {
+        let start = best[end].1;
+        out.push(start..end);
+        end = start;
     }
+    out.reverse();
     out
 }
 
@@ -381,6 +398,18 @@ mod tests {
             next = b.end;
         }
         assert_eq!(next, n, "every segment is in a batch");
+    }
+
+    #[test]
+    fn equal_lengths_are_grouped_rather_than_padded() {
+        // Greedy filling would put 5 with the first 4 and leave the second 4 alone.
+        assert_eq!(
+            plan_batches(&[5, 4, 4], &BatchLimits::items(8)),
+            vec![0..1, 1..3]
+        );
+        // A little padding is cheaper than one more pass.
+        let b = plan_batches(&[130, 128, 128, 128, 128], &BatchLimits::items(8));
+        assert_eq!(b, vec![0..5]);
     }
 
     #[test]
