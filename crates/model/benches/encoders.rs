@@ -3,17 +3,20 @@
 //! forward, and thread scaling.
 //!
 //!     cargo bench -p clamp3-model --bench encoders [-- CASE...] [--threads 1,2] [--runs N]
-//!         [--candle]
+//!         [--candle] [--plain-weights]
 //!
 //! Cases: `gemm` (the machine's GEMM rate at BERT shapes, through the same call the forward
-//! makes), `text` (XLM-R, 8 x 128 tokens), `text1` (1 x 128), `symbolic` (M3, 1 x 512
+//! makes), `text` (XLM-R, 8 x 128 tokens), `text1` (1 x 128), `text24` (1 x 24, a short
+//! text alone), `symbolic` (M3, 1 x 512
 //! patches), `symbolic8` (8 x 64), `audio` (the audio encoder, 1 x 128 vectors), `mert`
 //! (MERT-v1-95M, one 5 s window). Every case runs in its own process (so that its peak RSS is
 //! its own) and prints one JSON line per thread count and path; `--candle` adds the same
-//! forward with the kernels turned off (candle's ops).
+//! forward with the kernels turned off (candle's ops); `--plain-weights` loads the linear
+//! weights in PyTorch's `[out, in]` layout instead of the kernels' `[in, out]`.
 //!
-//! "% of GEMM" is the time the forward's own products (each at the rate measured for its
-//! shape, attention at the best of those rates) would take, over the forward's time: 100 %
+//! "% of GEMM" is the time the forward's own products (each at the best rate measured for its
+//! shape, in either weight layout; attention at the best of those rates) would take, over
+//! the forward's time: 100 %
 //! means nothing but GEMM at the measured limit. Each round times one forward and then
 //! measures those rates, so both see the same share of a shared machine; figures are medians
 //! over `--runs` rounds after a warm-up, with `/proc/loadavg` before and after. Figures taken
@@ -119,26 +122,49 @@ fn gemm_case(runs: usize) -> Vec<(String, f64)> {
         (512, 768, 3072),
         (128, 768, 768),
         (128, 3072, 768),
+        (24, 768, 768),
+        (24, 3072, 768),
+        (24, 768, 3072),
     ];
     let mut out = Vec::new();
     for (m, n, k) in shapes {
         let x = values(m * k, 1);
         let w = values(n * k, 2);
         let mut dst = vec![0f32; m * n];
-        let mut times = Vec::new();
+        // Both weight layouts (`[out, in]`, `[in, out]`), interleaved; the faster median.
+        let mut times = [Vec::new(), Vec::new()];
         for r in 0..=runs.max(5) {
-            let t = Instant::now();
-            gemm::linear(
-                gemm::MatMut::rows(&mut dst, m, n),
-                false,
-                gemm::MatRef::rows(&x, m, k),
-                &w,
-                gemm::Threads::Pool,
-            );
-            if r > 0 {
-                times.push(t.elapsed().as_secs_f64());
+            for (layout, ts) in times.iter_mut().enumerate() {
+                let t = Instant::now();
+                if layout == 1 {
+                    gemm::matmul(
+                        gemm::MatMut::rows(&mut dst, m, n),
+                        false,
+                        gemm::MatRef::rows(&x, m, k),
+                        gemm::MatRef::rows(&w, k, n),
+                        1.0,
+                        gemm::Threads::Pool,
+                    );
+                } else {
+                    gemm::linear(
+                        gemm::MatMut::rows(&mut dst, m, n),
+                        false,
+                        gemm::MatRef::rows(&x, m, k),
+                        &w,
+                        gemm::Threads::Pool,
+                    );
+                }
+                if r > 0 {
+                    ts.push(t.elapsed().as_secs_f64());
+                }
             }
         }
+        let [a, b] = times;
+        let times = if median(a.clone()) < median(b.clone()) {
+            a
+        } else {
+            b
+        };
         let gflops = 2.0 * (m * n * k) as f64 / median(times) / 1e9;
         out.push((format!("{m}x{n}x{k}"), gflops));
     }
@@ -186,7 +212,8 @@ fn mert_gemms(c: &MertConfig, samples: usize) -> Vec<(usize, usize, usize, usize
 }
 
 /// Seconds the forward's products take at the GEMM rates measured now for their own shapes
-/// (each shape: best of three calls): the forward's time at the GEMM limit.
+/// (each shape: the best of three calls in either weight layout): the forward's time at the
+/// GEMM limit.
 fn gemm_limit_seconds(f: &Forward) -> f64 {
     let mut dense_macs = 0f64;
     let mut secs = 0f64;
@@ -199,17 +226,31 @@ fn gemm_limit_seconds(f: &Forward) -> f64 {
                 let x = values(m * k, 5);
                 let w = values(n * k, 6);
                 let mut dst = vec![0f32; m * n];
+                // The faster of the weight layouts, `[out, in]` and `[in, out]`.
                 let mut best = f64::MAX;
                 for _ in 0..3 {
-                    let t = Instant::now();
-                    gemm::linear(
-                        gemm::MatMut::rows(&mut dst, m, n),
-                        false,
-                        gemm::MatRef::rows(&x, m, k),
-                        &w,
-                        gemm::Threads::Pool,
-                    );
-                    best = best.min(t.elapsed().as_secs_f64());
+                    for transposed in [false, true] {
+                        let t = Instant::now();
+                        if transposed {
+                            gemm::matmul(
+                                gemm::MatMut::rows(&mut dst, m, n),
+                                false,
+                                gemm::MatRef::rows(&x, m, k),
+                                gemm::MatRef::rows(&w, k, n),
+                                1.0,
+                                gemm::Threads::Pool,
+                            );
+                        } else {
+                            gemm::linear(
+                                gemm::MatMut::rows(&mut dst, m, n),
+                                false,
+                                gemm::MatRef::rows(&x, m, k),
+                                &w,
+                                gemm::Threads::Pool,
+                            );
+                        }
+                        best = best.min(t.elapsed().as_secs_f64());
+                    }
                 }
                 let r = (m * n * k) as f64 / best;
                 seen.push(((m, n, k), r));
@@ -231,9 +272,12 @@ fn encoder_case(case: &str) -> Forward {
         Clamp3Model::load(&cfg, Parts::of([m]), synthetic::var_builder(&dev)).expect("model")
     };
     match case {
-        "text" | "text1" => {
-            let b = if case == "text" { 8 } else { 1 };
-            let l = 128;
+        "text" | "text1" | "text24" => {
+            let (b, l) = match case {
+                "text" => (8, 128),
+                "text1" => (1, 128),
+                _ => (1, 24),
+            };
             let m = model(Modality::Text);
             // Token ids of a real vocabulary range, no padding.
             let ids: Vec<u32> = (0..b * l)
@@ -309,7 +353,7 @@ fn encoder_case(case: &str) -> Forward {
 }
 
 /// Runs one case in this process and prints JSON lines.
-fn child(case: &str, threads: &[usize], runs: usize, candle: bool) {
+fn child(case: &str, threads: &[usize], runs: usize, candle: bool, plain_weights: bool) {
     if case == "gemm" {
         for &t in threads {
             let pool = rayon::ThreadPoolBuilder::new()
@@ -331,7 +375,11 @@ fn child(case: &str, threads: &[usize], runs: usize, candle: bool) {
         }
         return;
     }
+    // `--plain-weights`: load with the kernels off, so linear weights keep PyTorch's `[out,
+    // in]` layout instead of the kernels' `[in, out]` (to measure what the layout buys).
+    kernels::set_enabled(!plain_weights);
     let mut f = encoder_case(case);
+    kernels::set_enabled(true);
     let mut paths = vec![("kernels", true)];
     if candle {
         paths.push(("candle", false));
@@ -388,6 +436,7 @@ fn main() {
     let mut threads = vec![1usize, 2];
     let mut runs = 5usize;
     let mut candle = false;
+    let mut plain_weights = false;
     let mut child_case = None;
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -402,12 +451,13 @@ fn main() {
             }
             "--runs" => runs = it.next().expect("--runs N").parse().expect("runs"),
             "--candle" => candle = true,
+            "--plain-weights" => plain_weights = true,
             "--child" => child_case = it.next().cloned(),
             c => cases.push(c.to_string()),
         }
     }
     if let Some(case) = child_case {
-        child(&case, &threads, runs, candle);
+        child(&case, &threads, runs, candle, plain_weights);
         return;
     }
     if cases.is_empty() {
@@ -415,6 +465,7 @@ fn main() {
             "gemm",
             "text",
             "text1",
+            "text24",
             "symbolic",
             "symbolic8",
             "audio",
@@ -438,6 +489,9 @@ fn main() {
         ]);
         if candle {
             cmd.arg("--candle");
+        }
+        if plain_weights {
+            cmd.arg("--plain-weights");
         }
         let out = cmd.output().expect("run case");
         let text = String::from_utf8_lossy(&out.stdout).to_string();

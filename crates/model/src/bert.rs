@@ -70,8 +70,29 @@ fn softmax_last_dim(x: &Tensor) -> Result<Tensor> {
     }
 }
 
-fn linear(i: usize, o: usize, vb: VarBuilder) -> Result<Linear> {
-    candle_nn::linear(i, o, vb)
+/// A linear layer. For inference on the CPU (a plain f32 weight) the weight is stored
+/// transposed, `[in, out]` contiguous, under candle's `[out, in]` view: the GEMM then reads it
+/// as it wants it instead of repacking all of it for every product, which dominates products
+/// over few rows (measured 2-4x faster at 20 rows, the same at 512). candle's ops see the
+/// same `[out, in]` tensor as before; trainable weights are left as they are.
+pub(crate) fn linear(i: usize, o: usize, vb: VarBuilder) -> Result<Linear> {
+    let lin = candle_nn::linear(i, o, vb)?;
+    if !kernels::usable(lin.weight()) {
+        return Ok(lin);
+    }
+    let transposed = lin.weight().t()?.contiguous()?;
+    Ok(Linear::new(transposed.t()?, lin.bias().cloned()))
+}
+
+/// A linear layer's weight for the kernels: the contiguous tensor and whether it is stored
+/// `[in, out]` (see [`linear`]).
+pub(crate) fn kernel_weight(lin: &Linear) -> Option<(Tensor, bool)> {
+    let w = lin.weight();
+    if w.is_contiguous() {
+        return Some((w.clone(), false));
+    }
+    let t = w.t().ok()?;
+    t.is_contiguous().then_some((t, true))
 }
 
 /// Multi-head self-attention followed by the output projection, residual and LayerNorm.
@@ -206,25 +227,34 @@ pub(crate) struct KernelLayer<'t> {
 }
 
 impl KernelLayer<'_> {
-    /// The tensors in [`Self::view`]'s order, when every one can feed the kernels.
-    fn tensors(&self) -> Option<Vec<&Tensor>> {
+    /// The tensors in [`Self::view`]'s order and which weights are stored `[in, out]`, when
+    /// every one can feed the kernels.
+    fn tensors(&self) -> Option<(Vec<Tensor>, [bool; 6])> {
         let mut all = Vec::with_capacity(16);
-        for lin in self.linears {
-            all.push(lin.weight());
-            all.push(lin.bias()?);
+        let mut transposed = [false; 6];
+        for (i, lin) in self.linears.iter().enumerate() {
+            let (w, t) = kernel_weight(lin)?;
+            all.push(w);
+            all.push(lin.bias()?.clone());
+            transposed[i] = t;
         }
         for n in self.norms {
-            all.push(&n.weight);
-            all.push(&n.bias);
+            all.push(n.weight.clone());
+            all.push(n.bias.clone());
         }
-        all.iter().all(|t| kernels::usable(t)).then_some(all)
+        all.iter().all(kernels::usable).then_some((all, transposed))
     }
 
     /// The kernels' view of the values locked in `g` (from [`Self::tensors`]).
-    fn view<'a>(&self, g: &'a [kernels::TensorRead<'a>]) -> kernels::encoder::LayerRef<'a> {
+    fn view<'a>(
+        &self,
+        g: &'a [kernels::TensorRead<'a>],
+        transposed: [bool; 6],
+    ) -> kernels::encoder::LayerRef<'a> {
         use kernels::encoder::{LayerRef, LinearRef, NormRef};
         let lin = |i: usize| LinearRef {
             weight: g[2 * i].slice(),
+            transposed: transposed[i],
             bias: g[2 * i + 1].slice(),
         };
         let norm = |i: usize| NormRef {
@@ -264,15 +294,15 @@ pub(crate) fn run_kernel_layers(
     };
     let guards = tensors
         .iter()
-        .map(|ts| {
+        .map(|(ts, _)| {
             ts.iter()
-                .map(|t| kernels::TensorRead::new(t))
+                .map(kernels::TensorRead::new)
                 .collect::<Result<Vec<_>>>()
         })
         .collect::<Result<Vec<_>>>()?;
     let mut ws = kernels::encoder::Workspace::new();
-    for (layer, g) in layers.iter().zip(&guards) {
-        kernels::encoder::layer_forward(&mut x, shape, bias, &layer.view(g), &mut ws);
+    for ((layer, g), (_, transposed)) in layers.iter().zip(&guards).zip(&tensors) {
+        kernels::encoder::layer_forward(&mut x, shape, bias, &layer.view(g, *transposed), &mut ws);
         on_state(&x);
     }
     Ok(Some(x))

@@ -9,7 +9,7 @@ use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
 use serde::{Deserialize, Serialize};
 
-use crate::bert::{run_kernel_layers, KernelLayer, LayerNorm};
+use crate::bert::{kernel_weight, linear, run_kernel_layers, KernelLayer, LayerNorm};
 use crate::kernels::pool::Buffer;
 use crate::kernels::{self, TensorRead};
 use crate::ops;
@@ -189,17 +189,17 @@ impl EncoderLayer {
         let h = c.hidden_size;
         let a = vb.pp("attention");
         Ok(EncoderLayer {
-            q: candle_nn::linear(h, h, a.pp("q_proj"))?,
-            k: candle_nn::linear(h, h, a.pp("k_proj"))?,
-            v: candle_nn::linear(h, h, a.pp("v_proj"))?,
-            out: candle_nn::linear(h, h, a.pp("out_proj"))?,
+            q: linear(h, h, a.pp("q_proj"))?,
+            k: linear(h, h, a.pp("k_proj"))?,
+            v: linear(h, h, a.pp("v_proj"))?,
+            out: linear(h, h, a.pp("out_proj"))?,
             norm: LayerNorm::load(h, c.layer_norm_eps, vb.pp("layer_norm"))?,
-            ff_in: candle_nn::linear(
+            ff_in: linear(
                 h,
                 c.intermediate_size,
                 vb.pp("feed_forward.intermediate_dense"),
             )?,
-            ff_out: candle_nn::linear(c.intermediate_size, h, vb.pp("feed_forward.output_dense"))?,
+            ff_out: linear(c.intermediate_size, h, vb.pp("feed_forward.output_dense"))?,
             final_norm: LayerNorm::load(h, c.layer_norm_eps, vb.pp("final_layer_norm"))?,
             heads: c.num_attention_heads,
         })
@@ -348,7 +348,7 @@ impl Mert {
         } else {
             None
         };
-        let projection = candle_nn::linear(feat, c.hidden_size, fp.pp("projection"))?;
+        let projection = linear(feat, c.hidden_size, fp.pp("projection"))?;
 
         let pc = vb.pp("encoder.pos_conv_embed.conv");
         let (h, k, groups) = (
@@ -480,7 +480,10 @@ impl Mert {
                 let (nw, nb) = (TensorRead::new(nw)?, TensorRead::new(nb)?);
                 kernels::norm::layer_norm_rows(feat, c_in, nw.slice(), nb.slice(), eps);
             }
-            let pw = TensorRead::new(self.projection.weight())?;
+            let Some((pw, transposed)) = kernel_weight(&self.projection) else {
+                return Ok(None);
+            };
+            let pw = TensorRead::new(&pw)?;
             let start = hidden.len();
             hidden.resize(start + t * h, 0.0);
             let proj = &mut hidden[start..];
@@ -494,12 +497,15 @@ impl Mert {
                 }
                 None => false,
             };
-            kernels::gemm::linear(
+            kernels::encoder::LinearRef {
+                weight: pw.slice(),
+                transposed,
+                bias: &[],
+            }
+            .product(
                 kernels::gemm::MatMut::rows(proj, t, h),
                 accumulate,
                 kernels::gemm::MatRef::rows(feat, t, c_in),
-                pw.slice(),
-                kernels::gemm::Threads::Pool,
             );
             // Positional convolution: x + GELU(conv(x) + bias), then the encoder LayerNorm.
             let p = &self.pos_conv;

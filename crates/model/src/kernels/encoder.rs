@@ -13,18 +13,39 @@
 use rayon::prelude::*;
 
 use super::attention::{attention, AttentionShape, Projections};
-use super::gemm::{linear, MatMut, MatRef, Threads};
+use super::gemm::{linear, matmul, MatMut, MatRef, Threads};
 use super::math::bias_gelu_rows;
 use super::norm::layer_norm_rows;
 use super::pool::Buffer;
 
-/// A linear layer's weight `[out, in]` (PyTorch layout) and bias `[out]`.
+/// A linear layer's weight and bias `[out]`.
 #[derive(Debug, Clone, Copy)]
 pub struct LinearRef<'a> {
-    /// Row-major `[out, in]`.
+    /// Row-major `[out, in]` (PyTorch's layout), or `[in, out]` when `transposed`.
     pub weight: &'a [f32],
+    /// Whether `weight` is stored `[in, out]`.
+    pub transposed: bool,
     /// `[out]`.
     pub bias: &'a [f32],
+}
+
+impl LinearRef<'_> {
+    /// `out (+)= x · Wᵀ` for `x` `[rows, in]`.
+    pub fn product(&self, out: MatMut<'_>, accumulate: bool, x: MatRef<'_>) {
+        if self.transposed {
+            let (i, o) = (x.cols, out.cols);
+            matmul(
+                out,
+                accumulate,
+                x,
+                MatRef::rows(self.weight, i, o),
+                1.0,
+                Threads::Pool,
+            );
+        } else {
+            linear(out, accumulate, x, self.weight, Threads::Pool);
+        }
+    }
 }
 
 /// A LayerNorm's parameters.
@@ -123,12 +144,10 @@ pub fn layer_forward(
     let qkv = ws.qkv.get(rows * 3 * hidden);
     for (i, lin) in [p.query, p.key, p.value].iter().enumerate() {
         prefill(qkv, 3 * hidden, i * hidden, lin.bias, None);
-        linear(
+        lin.product(
             MatMut::columns(qkv, rows, 3 * hidden, i * hidden, hidden),
             true,
             MatRef::rows(x, rows, hidden),
-            lin.weight,
-            Threads::Pool,
         );
     }
     let ctx = ws.ctx.get(rows * hidden);
@@ -149,35 +168,29 @@ pub fn layer_forward(
     // h = LayerNorm(x + b_o + W_o·ctx)
     let h = ws.h.get(rows * hidden);
     prefill(h, hidden, 0, p.output.bias, Some(x));
-    linear(
+    p.output.product(
         MatMut::rows(h, rows, hidden),
         true,
         MatRef::rows(ctx, rows, hidden),
-        p.output.weight,
-        Threads::Pool,
     );
     let n = p.attention_norm;
     layer_norm_rows(h, hidden, n.weight, n.bias, n.eps);
 
     // x = LayerNorm(h + b_2 + W_2·GELU(W_1·h + b_1))
     let inter = ws.inter.get(rows * inter_w);
-    linear(
+    p.intermediate.product(
         MatMut::rows(inter, rows, inter_w),
         false,
         MatRef::rows(h, rows, hidden),
-        p.intermediate.weight,
-        Threads::Pool,
     );
     inter
         .par_chunks_mut(inter_w * 8)
         .for_each(|block| bias_gelu_rows(block, p.intermediate.bias));
     prefill(x, hidden, 0, p.feed_forward_output.bias, Some(h));
-    linear(
+    p.feed_forward_output.product(
         MatMut::rows(x, rows, hidden),
         true,
         MatRef::rows(inter, rows, inter_w),
-        p.feed_forward_output.weight,
-        Threads::Pool,
     );
     let n = p.output_norm;
     layer_norm_rows(x, hidden, n.weight, n.bias, n.eps);
