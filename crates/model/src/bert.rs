@@ -80,8 +80,13 @@ pub(crate) fn linear(i: usize, o: usize, vb: VarBuilder) -> Result<Linear> {
     if !kernels::usable(lin.weight()) {
         return Ok(lin);
     }
-    let transposed = lin.weight().t()?.contiguous()?;
-    Ok(Linear::new(transposed.t()?, lin.bias().cloned()))
+    let w = lin.weight().contiguous()?;
+    let wt = {
+        let r = kernels::TensorRead::new(&w)?;
+        kernels::gemm::transpose(r.slice(), o, i)
+    };
+    let wt = Tensor::from_vec(wt, (i, o), w.device())?;
+    Ok(Linear::new(wt.t()?, lin.bias().cloned()))
 }
 
 /// A linear layer's weight for the kernels: the contiguous tensor and whether it is stored

@@ -278,6 +278,34 @@ pub fn linear(out: MatMut<'_>, accumulate: bool, x: MatRef<'_>, w: &[f32], threa
     matmul(out, accumulate, x, MatRef::rows(w, o, i).t(), 1.0, threads);
 }
 
+/// The transpose of a row-major `rows x cols` matrix (row-major `cols x rows`), by 64 x 64
+/// tiles, tiles of rows in parallel.
+pub fn transpose(src: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    use rayon::prelude::*;
+    assert_eq!(src.len(), rows * cols, "transpose: size");
+    const TILE: usize = 64;
+    let mut out = vec![0f32; rows * cols];
+    if rows == 0 || cols == 0 {
+        return out;
+    }
+    // Output rows (= source columns) in blocks of TILE, each block written by one task.
+    out.par_chunks_mut(TILE * rows)
+        .enumerate()
+        .for_each(|(cb, block)| {
+            let c0 = cb * TILE;
+            let nc = block.len() / rows;
+            for r0 in (0..rows).step_by(TILE) {
+                for r in r0..(r0 + TILE).min(rows) {
+                    let s = &src[r * cols + c0..r * cols + c0 + nc];
+                    for (j, &v) in s.iter().enumerate() {
+                        block[j * rows + r] = v;
+                    }
+                }
+            }
+        });
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,6 +374,18 @@ mod tests {
         );
         for (g, w) in out.iter().zip(&want) {
             assert!((g - 0.5 * w).abs() < 1e-5);
+        }
+    }
+
+    #[test]
+    fn transpose_swaps_rows_and_columns() {
+        let (r, c) = (70, 131);
+        let src = values(r * c, 3);
+        let t = transpose(&src, r, c);
+        for i in 0..r {
+            for j in 0..c {
+                assert_eq!(t[j * r + i], src[i * c + j]);
+            }
         }
     }
 
