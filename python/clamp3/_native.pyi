@@ -32,14 +32,14 @@ class Model:
         model: PathLike,
         device: str = "cpu",
         mert: Optional[PathLike] = None,
-        batch: int = 8,
+        batch: int = 32,
         modalities: Optional[Sequence[str]] = None,
         blip: Optional[PathLike] = None,
     ) -> None:
         """`model`: a model directory, a weights file, or "saas" / "c2" (downloaded).
         `device`: "cpu", "cuda" or "cuda:N". `mert`: the MERT-v1-95M directory for
-        recordings (default: <model dir>/mert, then the download cache). `batch`: segments per
-        encoder forward pass. `modalities` ("text", "symbolic", "audio"): load only these
+        recordings (default: <model dir>/mert, then the download cache). `batch`: at most this many segments per
+        encoder forward pass (grouped by length). `modalities` ("text", "symbolic", "audio"): load only these
         encoders (default: all). `blip`: the BLIP captioning model directory for images
         (default: <model dir>/blip, then the download cache); an image is captioned and the
         caption embedded as text."""

@@ -19,7 +19,7 @@ use candle_core::Device;
 use clamp3_input::{
     Input, InputCause, InputKind, InputRef, PrepareError, Prepared, Preparer, TextTokenizer,
 };
-use clamp3_model::{Clamp3Model, Modality, ModelFiles, Parts, Sequence};
+use clamp3_model::{BatchLimits, Clamp3Model, Modality, ModelFiles, Parts, Sequence};
 use serde::Serialize;
 
 use crate::error::{EmbedError, Error, SystemCause};
@@ -108,8 +108,12 @@ pub type Captioned = (Embedding, Option<String>);
 pub struct EmbedOptions {
     /// Per-position hidden states (sequence mode) instead of the global vector.
     pub sequence: bool,
-    /// Segments per encoder forward pass.
+    /// At most this many segments per encoder forward pass.
     pub max_batch: usize,
+    /// At most this many positions (tokens, patches, feature vectors) per forward pass, padding
+    /// included. Segments are grouped by length across inputs within both limits, so a short
+    /// input is never padded to a long one.
+    pub max_positions: usize,
     /// 5 s windows per MERT forward pass (memory grows with it: ~0.3 GB per window).
     pub mert_batch: usize,
 }
@@ -118,7 +122,8 @@ impl Default for EmbedOptions {
     fn default() -> Self {
         EmbedOptions {
             sequence: false,
-            max_batch: 8,
+            max_batch: BatchLimits::default().max_items,
+            max_positions: BatchLimits::DEFAULT_POSITIONS,
             mert_batch: 2,
         }
     }
@@ -504,14 +509,17 @@ impl Embedder {
             }
         }
         seqs.extend(from_mert.iter().map(|(i, s)| (*i, s)));
-        let max_batch = opts.max_batch.max(1);
+        let limits = BatchLimits {
+            max_items: opts.max_batch.max(1),
+            max_positions: opts.max_positions.max(1),
+        };
         if opts.sequence {
             for (i, s) in &seqs {
-                out[*i] = Some(self.states(s, max_batch));
+                out[*i] = Some(self.states(s, &limits));
             }
         } else {
             let refs: Vec<&Sequence> = seqs.iter().map(|(_, s)| *s).collect();
-            match self.model.embed(&refs, max_batch) {
+            match self.model.embed_with(&refs, &limits) {
                 Ok(vs) => {
                     for ((i, _), v) in seqs.iter().zip(vs) {
                         out[*i] = Some(Ok(Embedding::Global(v)));
@@ -522,7 +530,7 @@ impl Embedder {
                     for (i, s) in &seqs {
                         out[*i] = Some(
                             self.model
-                                .embed(&[s], max_batch)
+                                .embed_with(&[s], &limits)
                                 .map(|mut v| Embedding::Global(v.swap_remove(0)))
                                 .map_err(|e| SystemCause::Compute(e).into()),
                         );
@@ -540,10 +548,10 @@ impl Embedder {
             .collect()
     }
 
-    fn states(&self, s: &Sequence, max_batch: usize) -> Result<Embedding, Cause> {
+    fn states(&self, s: &Sequence, limits: &BatchLimits) -> Result<Embedding, Cause> {
         let (data, dim) = self
             .model
-            .embed_states(s, max_batch)
+            .embed_states_with(s, limits)
             .map_err(SystemCause::Compute)?;
         Ok(Embedding::Sequence {
             rows: s.len(),

@@ -37,9 +37,13 @@ pub struct EmbedArgs {
     /// Per-position hidden states (1, L, hidden) instead of the global (1, D) vector.
     #[arg(long)]
     pub sequence: bool,
-    /// Segments per encoder forward pass.
-    #[arg(long = "batch-segments", alias = "batch", default_value_t = 8, value_parser = crate::args::positive)]
+    /// At most this many segments per encoder forward pass.
+    #[arg(long = "batch-segments", alias = "batch", default_value_t = 32, value_parser = crate::args::positive)]
     pub batch_segments: usize,
+    /// At most this many positions (tokens, patches, feature vectors) per encoder forward pass,
+    /// padding included; segments are grouped by length across inputs within both limits.
+    #[arg(long, default_value_t = clamp3_model::BatchLimits::DEFAULT_POSITIONS, value_parser = crate::args::positive)]
+    pub batch_positions: usize,
     /// 5 s windows per MERT forward pass (recordings).
     #[arg(long, default_value_t = 2, value_parser = crate::args::positive)]
     pub mert_batch: usize,
@@ -240,6 +244,7 @@ pub fn run(ctx: &Ctx, args: &EmbedArgs) -> Result<bool> {
         let opts = EmbedOptions {
             sequence: args.sequence,
             max_batch: args.batch_segments,
+            max_positions: args.batch_positions,
             mert_batch: args.mert_batch,
         };
         // The first input that embeds claims its output name; a failed one claims nothing.

@@ -62,9 +62,13 @@ pub struct AddArgs {
     /// Files embedded and stored per committed transaction.
     #[arg(long = "commit-every", alias = "batch", default_value_t = 32, value_parser = crate::args::positive)]
     pub commit_every: usize,
-    /// Segments per encoder forward pass.
-    #[arg(long, default_value_t = 8, value_parser = crate::args::positive)]
+    /// At most this many segments per encoder forward pass.
+    #[arg(long, default_value_t = 32, value_parser = crate::args::positive)]
     pub batch_segments: usize,
+    /// At most this many positions (tokens, patches, feature vectors) per encoder forward pass,
+    /// padding included; segments are grouped by length across inputs within both limits.
+    #[arg(long, default_value_t = clamp3_model::BatchLimits::DEFAULT_POSITIONS, value_parser = crate::args::positive)]
+    pub batch_positions: usize,
     /// Exit with status 1 if any input failed.
     #[arg(long)]
     pub strict: bool,
@@ -205,6 +209,7 @@ fn add(ctx: &Ctx, a: &AddArgs) -> Result<bool> {
     let library = Library::connect_for(&a.index, &embedder)?;
     let opts = EmbedOptions {
         max_batch: a.batch_segments.max(1),
+        max_positions: a.batch_positions,
         ..EmbedOptions::default()
     };
     let bar = crate::progress::files_bar(files.len());

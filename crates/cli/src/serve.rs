@@ -68,8 +68,8 @@ pub struct ServeArgs {
     /// Most 5 s MERT windows per model batch.
     #[arg(long, default_value_t = 32)]
     pub max_batch_windows: usize,
-    /// Segments per encoder forward pass.
-    #[arg(long, default_value_t = 8)]
+    /// At most this many segments per encoder forward pass (grouped by length).
+    #[arg(long, default_value_t = 32)]
     pub batch_segments: usize,
     /// Threads that prepare inputs (default: one per core).
     #[arg(long)]

@@ -92,12 +92,28 @@ impl PatchEncoder {
     /// `bias + Σ_j W[:, j·128 + id_j]` for patches `[B, P, patch_size]` (u32 ids < 128): the
     /// reference's one-hot + Linear without materialising the one-hot tensor.
     pub fn embed_patches(&self, patches: &Tensor) -> Result<Tensor> {
+        self.embed_patches_inner(patches, false)
+    }
+
+    /// [`Self::embed_patches`]; with `checked` (every id already checked on the host) a
+    /// non-CPU device computes it without reading the ids back.
+    fn embed_patches_inner(&self, patches: &Tensor, checked: bool) -> Result<Tensor> {
         let (b, p, s) = patches.dims3()?;
         if s != self.patch_size {
             candle_core::bail!(
                 "patches have {s} ids, the model expects {}",
                 self.patch_size
             );
+        }
+        if !patches.device().is_cpu() || self.table.track_op() {
+            // On the device: row of (position j, id) = j * 128 + id, then gather and sum.
+            if !checked {
+                let max = patches.flatten_all()?.max(0)?.to_scalar::<u32>()?;
+                if max as usize >= PATCH_VOCAB {
+                    candle_core::bail!("patch id {max} is not below {PATCH_VOCAB}");
+                }
+            }
+            return self.embed_patches_gathered(patches);
         }
         let ids = patches.flatten_all()?.to_vec1::<u32>()?;
         if let Some(bad) = ids.iter().find(|&&i| i as usize >= PATCH_VOCAB) {
@@ -109,8 +125,8 @@ impl PatchEncoder {
             .enumerate()
             .map(|(k, &id)| ((k % s) * PATCH_VOCAB) as u32 + id)
             .collect();
-        if !self.table.track_op() && self.table.device().is_cpu() {
-            // Fast path: accumulate the table rows of each patch in place, reading the table
+        {
+            // On the CPU: accumulate the table rows of each patch in place, reading the table
             // straight from its storage.
             let (storage, layout) = self.table.storage_and_layout();
             let candle_core::Storage::Cpu(cpu) = &*storage else {
@@ -138,14 +154,23 @@ impl PatchEncoder {
                 });
             drop(storage);
             Tensor::from_vec(out, (b, p, h), patches.device())
-        } else {
-            let idx = Tensor::from_vec(rows, b * p * s, patches.device())?;
-            let gathered = self.table.index_select(&idx, 0)?.reshape((b * p, s, h))?;
-            gathered
-                .sum(1)?
-                .reshape((b, p, h))?
-                .broadcast_add(&self.bias)
         }
+    }
+
+    /// The patch embedding by candle ops on the patches' device (differentiable, no
+    /// read-back): row of (position j, id) = `j * 128 + id`, gathered and summed.
+    fn embed_patches_gathered(&self, patches: &Tensor) -> Result<Tensor> {
+        let (b, p, s) = patches.dims3()?;
+        let h = self.bias.dim(0)?;
+        let offsets = (Tensor::arange(0u32, s as u32, patches.device())? * PATCH_VOCAB as f64)?;
+        let rows = patches
+            .broadcast_add(&offsets.reshape((1, 1, s))?)?
+            .flatten_all()?;
+        let gathered = self.table.index_select(&rows, 0)?.reshape((b * p, s, h))?;
+        gathered
+            .sum(1)?
+            .reshape((b, p, h))?
+            .broadcast_add(&self.bias)
     }
 
     /// Last hidden states for patches `[B, P, patch_size]` and mask `[B, P]`.
@@ -160,7 +185,17 @@ impl PatchEncoder {
         mask: &Tensor,
         drop: Option<&Dropout>,
     ) -> Result<Tensor> {
-        let x = self.embed_patches(patches)?;
+        self.forward_inner(patches, mask, drop, false)
+    }
+
+    fn forward_inner(
+        &self,
+        patches: &Tensor,
+        mask: &Tensor,
+        drop: Option<&Dropout>,
+        checked: bool,
+    ) -> Result<Tensor> {
+        let x = self.embed_patches_inner(patches, checked)?;
         self.base.forward_embeds_with(&x, mask, drop)
     }
 }
@@ -319,17 +354,51 @@ impl Clamp3Model {
         mask: &Tensor,
         drop: Option<&Dropout>,
     ) -> Result<Tensor> {
+        self.hidden_states_inner(modality, input, mask, drop, false)
+    }
+
+    /// [`Self::hidden_states`] for input whose ids were checked on the host (see
+    /// [`crate::bert::Embeddings::forward_ids`]).
+    pub(crate) fn hidden_states_of_checked(
+        &self,
+        modality: Modality,
+        input: &Tensor,
+        mask: &Tensor,
+    ) -> Result<Tensor> {
+        self.hidden_states_inner(modality, input, mask, None, true)
+    }
+
+    /// [`Self::global_features`] for input whose ids were checked on the host.
+    pub(crate) fn global_features_of_checked(
+        &self,
+        modality: Modality,
+        input: &Tensor,
+        mask: &Tensor,
+    ) -> Result<Tensor> {
+        let h = self.hidden_states_of_checked(modality, input, mask)?;
+        self.project(modality, &masked_mean(&h, mask)?)
+    }
+
+    fn hidden_states_inner(
+        &self,
+        modality: Modality,
+        input: &Tensor,
+        mask: &Tensor,
+        drop: Option<&Dropout>,
+        checked: bool,
+    ) -> Result<Tensor> {
         match modality {
             Modality::Text => {
                 let (bert, _) = self.text.as_ref().ok_or_else(|| Self::missing(modality))?;
-                bert.forward_ids_with(input, mask, drop)
+                let x = bert.embeddings.forward_ids_inner(input, checked)?;
+                bert.encode(x, mask, drop)
             }
             Modality::Symbolic => {
                 let (enc, _) = self
                     .symbolic
                     .as_ref()
                     .ok_or_else(|| Self::missing(modality))?;
-                enc.forward_with(input, mask, drop)
+                enc.forward_inner(input, mask, drop, checked)
             }
             Modality::Audio => {
                 let (bert, _) = self.audio.as_ref().ok_or_else(|| Self::missing(modality))?;
@@ -371,5 +440,43 @@ impl Clamp3Model {
     ) -> Result<Tensor> {
         let h = self.hidden_states_with(modality, input, mask, drop)?;
         self.project(modality, &masked_mean(&h, mask)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_patch_embedding_equals_the_cpu_accumulation() {
+        let c = BertConfig {
+            hidden_size: 16,
+            num_hidden_layers: 1,
+            num_attention_heads: 2,
+            intermediate_size: 24,
+            ..BertConfig::clamp3_symbolic()
+        };
+        let enc = PatchEncoder::load(&c, 4, crate::synthetic::var_builder(&Device::Cpu)).unwrap();
+        let ids: Vec<u32> = (0..2 * 3 * 4).map(|i| (i * 37 % 128) as u32).collect();
+        let patches = Tensor::from_vec(ids, (2, 3, 4), &Device::Cpu).unwrap();
+        let cpu = enc
+            .embed_patches(&patches)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let dev = enc
+            .embed_patches_gathered(&patches)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        for (a, b) in cpu.iter().zip(&dev) {
+            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+        }
+        let bad = Tensor::from_vec(vec![128u32; 4], (1, 1, 4), &Device::Cpu).unwrap();
+        assert!(enc.embed_patches(&bad).is_err());
     }
 }

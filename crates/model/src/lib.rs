@@ -7,6 +7,7 @@ pub mod clamp3;
 pub mod config;
 pub mod dropout;
 pub mod encode;
+pub mod kernels;
 pub mod layout;
 pub mod load;
 pub mod mert;
@@ -17,6 +18,6 @@ pub mod weights;
 
 pub use clamp3::{Clamp3Model, Modality, Parts};
 pub use config::{BertConfig, Clamp3Config};
-pub use encode::Sequence;
+pub use encode::{BatchLimits, Sequence};
 pub use load::{MertFiles, ModelError, ModelFiles};
 pub use weights::{Weights, WeightsError};

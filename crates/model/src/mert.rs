@@ -9,7 +9,9 @@ use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
 use serde::{Deserialize, Serialize};
 
-use crate::bert::LayerNorm;
+use crate::bert::{kernel_weight, linear, run_kernel_layers, KernelLayer, LayerNorm};
+use crate::kernels::pool::Buffer;
+use crate::kernels::{self, TensorRead};
 use crate::ops;
 
 /// MERT configuration (transformers' `HubertConfig` field names); defaults are MERT-v1-95M.
@@ -142,6 +144,13 @@ fn gelu(x: &Tensor) -> Result<Tensor> {
     x.gelu_erf()
 }
 
+/// [`kernels::math::gelu_in_place`] over blocks in parallel.
+fn gelu_parallel(x: &mut [f32]) {
+    use rayon::prelude::*;
+    x.par_chunks_mut(1 << 14)
+        .for_each(kernels::math::gelu_in_place);
+}
+
 /// One convolution of the feature encoder.
 #[derive(Debug, Clone)]
 struct ConvLayer {
@@ -180,20 +189,34 @@ impl EncoderLayer {
         let h = c.hidden_size;
         let a = vb.pp("attention");
         Ok(EncoderLayer {
-            q: candle_nn::linear(h, h, a.pp("q_proj"))?,
-            k: candle_nn::linear(h, h, a.pp("k_proj"))?,
-            v: candle_nn::linear(h, h, a.pp("v_proj"))?,
-            out: candle_nn::linear(h, h, a.pp("out_proj"))?,
+            q: linear(h, h, a.pp("q_proj"))?,
+            k: linear(h, h, a.pp("k_proj"))?,
+            v: linear(h, h, a.pp("v_proj"))?,
+            out: linear(h, h, a.pp("out_proj"))?,
             norm: LayerNorm::load(h, c.layer_norm_eps, vb.pp("layer_norm"))?,
-            ff_in: candle_nn::linear(
+            ff_in: linear(
                 h,
                 c.intermediate_size,
                 vb.pp("feed_forward.intermediate_dense"),
             )?,
-            ff_out: candle_nn::linear(c.intermediate_size, h, vb.pp("feed_forward.output_dense"))?,
+            ff_out: linear(c.intermediate_size, h, vb.pp("feed_forward.output_dense"))?,
             final_norm: LayerNorm::load(h, c.layer_norm_eps, vb.pp("final_layer_norm"))?,
             heads: c.num_attention_heads,
         })
+    }
+
+    fn kernel_layer(&self) -> KernelLayer<'_> {
+        KernelLayer {
+            linears: [
+                &self.q,
+                &self.k,
+                &self.v,
+                &self.out,
+                &self.ff_in,
+                &self.ff_out,
+            ],
+            norms: [&self.norm, &self.final_norm],
+        }
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
@@ -231,6 +254,39 @@ pub struct Mert {
     pos_conv: PosConv,
     norm: LayerNorm,
     layers: Vec<EncoderLayer>,
+    /// The convolution weights rearranged for the CPU kernels, when they can use them.
+    kernel_convs: Option<KernelConvs>,
+}
+
+/// Kernel-major (`[c_out, k, c_in]`) copies of the convolution weights (see
+/// [`kernels::conv`]).
+#[derive(Debug, Clone)]
+struct KernelConvs {
+    convs: Vec<Tensor>,
+    pos: Tensor,
+}
+
+impl KernelConvs {
+    fn new(convs: &[ConvLayer], pos: &PosConv) -> Result<Option<Self>> {
+        let rearrange = |w: &Tensor| -> Result<Option<Tensor>> {
+            if !kernels::usable(w) {
+                return Ok(None);
+            }
+            let (c_out, c_in, k) = w.dims3()?;
+            let w = w.contiguous()?;
+            let r = TensorRead::new(&w)?;
+            let km = kernels::conv::kernel_major(r.slice(), c_out, c_in, k);
+            Ok(Some(Tensor::from_vec(km, (c_out, k, c_in), w.device())?))
+        };
+        let mut out = Vec::with_capacity(convs.len());
+        for c in convs {
+            match rearrange(&c.weight)? {
+                Some(t) => out.push(t),
+                None => return Ok(None),
+            }
+        }
+        Ok(rearrange(&pos.weight)?.map(|p| KernelConvs { convs: out, pos: p }))
+    }
 }
 
 /// Weight-norm spellings of the positional convolution: (g, v).
@@ -292,7 +348,7 @@ impl Mert {
         } else {
             None
         };
-        let projection = candle_nn::linear(feat, c.hidden_size, fp.pp("projection"))?;
+        let projection = linear(feat, c.hidden_size, fp.pp("projection"))?;
 
         let pc = vb.pp("encoder.pos_conv_embed.conv");
         let (h, k, groups) = (
@@ -328,7 +384,9 @@ impl Mert {
         let layers = (0..c.num_hidden_layers)
             .map(|i| EncoderLayer::load(c, enc.pp(format!("layers.{i}"))))
             .collect::<Result<Vec<_>>>()?;
+        let kernel_convs = KernelConvs::new(&convs, &pos_conv)?;
         Ok(Mert {
+            kernel_convs,
             config: c.clone(),
             convs,
             proj_norm,
@@ -344,6 +402,169 @@ impl Mert {
         &self.config
     }
 
+    /// The forward pass through [`crate::kernels`] (f32 on the CPU): calls `on_state` with
+    /// each hidden state (`[B·T, hidden]`, row-major) in order. `None` when a weight cannot
+    /// feed the kernels.
+    fn kernel_forward(
+        &self,
+        wave: &Tensor,
+        on_state: &mut dyn FnMut(&[f32]),
+    ) -> Result<Option<()>> {
+        let Some(kc) = &self.kernel_convs else {
+            return Ok(None);
+        };
+        if !kernels::usable(wave)
+            || self
+                .convs
+                .iter()
+                .any(|c| c.bias.as_ref().is_some_and(|b| !kernels::usable(b)))
+        {
+            return Ok(None);
+        }
+        let (b, s) = wave.dims2()?;
+        let c = &self.config;
+        let t = c.frames(s);
+        let h = c.hidden_size;
+        let wave = wave.contiguous()?;
+        let wave_r = TensorRead::new(&wave)?;
+        let conv_w: Vec<TensorRead> = kc
+            .convs
+            .iter()
+            .map(TensorRead::new)
+            .collect::<Result<_>>()?;
+        let mut hidden = Vec::with_capacity(b * t * h);
+        // The feature encoder, one window at a time (its buffers are the largest: 24,000
+        // frames x 512 channels after the first convolution of a 5 s window).
+        let (mut cur, mut next) = (Buffer::new(), Buffer::new());
+        for w in wave_r.slice().chunks_exact(s) {
+            let mut frames = s;
+            let mut c_in = 1;
+            let mut first = true;
+            for (i, conv) in self.convs.iter().enumerate() {
+                let (k, stride, c_out) = (c.conv_kernel[i], conv.stride, c.conv_dim[i]);
+                let t_out = kernels::conv::out_frames(frames, k, stride);
+                let out = next.get(t_out * c_out);
+                let accumulate = match &conv.bias {
+                    Some(bias) => {
+                        let br = TensorRead::new(bias)?;
+                        for row in out.chunks_exact_mut(c_out) {
+                            row.copy_from_slice(br.slice());
+                        }
+                        true
+                    }
+                    None => false,
+                };
+                let input: &[f32] = if first { w } else { cur.get(frames * c_in) };
+                kernels::conv::conv1d(out, accumulate, input, c_in, conv_w[i].slice(), k, stride);
+                if let Some((nw, nb)) = &conv.norm {
+                    let (nw, nb) = (TensorRead::new(nw)?, TensorRead::new(nb)?);
+                    // torch.nn.GroupNorm default eps, not the config's layer_norm_eps.
+                    kernels::norm::channel_norm_time_major(
+                        out,
+                        c_out,
+                        nw.slice(),
+                        nb.slice(),
+                        1e-5,
+                    );
+                }
+                gelu_parallel(out);
+                std::mem::swap(&mut cur, &mut next);
+                first = false;
+                frames = t_out;
+                c_in = c_out;
+            }
+            // Feature projection: LayerNorm over the conv channels, then the linear layer.
+            let feat = cur.get(t * c_in);
+            if let Some(n) = &self.proj_norm {
+                let (nw, nb, eps) = n.params();
+                let (nw, nb) = (TensorRead::new(nw)?, TensorRead::new(nb)?);
+                kernels::norm::layer_norm_rows(feat, c_in, nw.slice(), nb.slice(), eps);
+            }
+            let Some((pw, transposed)) = kernel_weight(&self.projection) else {
+                return Ok(None);
+            };
+            let pw = TensorRead::new(&pw)?;
+            let start = hidden.len();
+            hidden.resize(start + t * h, 0.0);
+            let proj = &mut hidden[start..];
+            let accumulate = match self.projection.bias() {
+                Some(bias) => {
+                    let br = TensorRead::new(bias)?;
+                    for row in proj.chunks_exact_mut(h) {
+                        row.copy_from_slice(br.slice());
+                    }
+                    true
+                }
+                None => false,
+            };
+            kernels::encoder::LinearRef {
+                weight: pw.slice(),
+                transposed,
+                bias: &[],
+            }
+            .product(
+                kernels::gemm::MatMut::rows(proj, t, h),
+                accumulate,
+                kernels::gemm::MatRef::rows(feat, t, c_in),
+            );
+            // Positional convolution: x + GELU(conv(x) + bias), then the encoder LayerNorm.
+            let p = &self.pos_conv;
+            let pos = next.get(t * h);
+            let pk = TensorRead::new(&kc.pos)?;
+            kernels::conv::grouped_conv1d_same(
+                pos,
+                proj,
+                h,
+                p.groups,
+                pk.slice(),
+                c.num_conv_pos_embeddings,
+                p.padding,
+            );
+            let pb = TensorRead::new(&p.bias)?;
+            kernels::math::bias_gelu_rows(pos, pb.slice());
+            kernels::norm::add_in_place(proj, pos);
+            let (nw, nb, eps) = self.norm.params();
+            let (nw, nb) = (TensorRead::new(nw)?, TensorRead::new(nb)?);
+            kernels::norm::layer_norm_rows(proj, h, nw.slice(), nb.slice(), eps);
+        }
+        drop((cur, next));
+        on_state(&hidden);
+        let layers: Vec<KernelLayer> = self.layers.iter().map(EncoderLayer::kernel_layer).collect();
+        let shape = kernels::attention::AttentionShape {
+            batch: b,
+            len: t,
+            heads: c.num_attention_heads,
+            head_dim: h / c.num_attention_heads,
+        };
+        Ok(run_kernel_layers(hidden, shape, None, &layers, |x| on_state(x))?.map(|_| ()))
+    }
+
+    /// Per-state time means `[B, states, hidden]` (f64 sums) through the kernels, or `None`.
+    fn kernel_state_means(&self, wave: &Tensor) -> Result<Option<Vec<f32>>> {
+        let (b, s) = wave.dims2()?;
+        let t = self.config.frames(s);
+        let h = self.config.hidden_size;
+        let states = self.layers.len() + 1;
+        let mut means = vec![0f32; b * states * h];
+        let mut state = 0;
+        let done = self.kernel_forward(wave, &mut |x: &[f32]| {
+            for (item, rows) in x.chunks_exact(t * h).enumerate() {
+                let mut acc = vec![0f64; h];
+                for row in rows.chunks_exact(h) {
+                    for (a, &v) in acc.iter_mut().zip(row) {
+                        *a += f64::from(v);
+                    }
+                }
+                let out = &mut means[(item * states + state) * h..(item * states + state + 1) * h];
+                for (o, a) in out.iter_mut().zip(acc) {
+                    *o = (a / t as f64) as f32;
+                }
+            }
+            state += 1;
+        })?;
+        Ok(done.map(|_| means))
+    }
+
     /// All hidden states for waveforms `[B, S]` (no attention mask, as the reference):
     /// `num_hidden_layers + 1` tensors of `[B, T, hidden]`, the first being the LayerNorm output
     /// after the positional convolution.
@@ -352,6 +573,29 @@ impl Mert {
         if self.config.frames(s) == 0 {
             candle_core::bail!("{s} samples are shorter than MERT's receptive field");
         }
+        let (t, h) = (self.config.frames(s), self.config.hidden_size);
+        let mut states = Vec::with_capacity(self.layers.len() + 1);
+        let mut failed = None;
+        let done = self.kernel_forward(wave, &mut |x: &[f32]| match Tensor::from_slice(
+            x,
+            (b, t, h),
+            wave.device(),
+        ) {
+            Ok(v) => states.push(v),
+            Err(e) => failed = Some(e),
+        })?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        if done.is_some() {
+            return Ok(states);
+        }
+        self.candle_hidden_states(wave)
+    }
+
+    /// [`Self::hidden_states`] on candle's ops.
+    fn candle_hidden_states(&self, wave: &Tensor) -> Result<Vec<Tensor>> {
+        let (b, s) = wave.dims2()?;
         let mut x = wave.reshape((b, 1, s))?;
         for conv in &self.convs {
             x = x.conv1d(&conv.weight, 0, conv.stride, 1, 1)?;
@@ -390,6 +634,22 @@ impl Mert {
     /// CLaMP 3's window feature (`--mean_features`): each hidden state averaged over time, then
     /// the states averaged: `[B, hidden]`.
     pub fn window_features(&self, wave: &Tensor) -> Result<Tensor> {
+        let (b, s) = wave.dims2()?;
+        if self.config.frames(s) == 0 {
+            candle_core::bail!("{s} samples are shorter than MERT's receptive field");
+        }
+        if let Some(means) = self.kernel_state_means(wave)? {
+            let (n, h) = (self.layers.len() + 1, self.config.hidden_size);
+            let feats: Vec<f32> = means
+                .chunks_exact(n * h)
+                .flat_map(|m| {
+                    (0..h).map(move |j| {
+                        ((0..n).map(|st| f64::from(m[st * h + j])).sum::<f64>() / n as f64) as f32
+                    })
+                })
+                .collect();
+            return Tensor::from_vec(feats, (b, h), wave.device());
+        }
         let states = self.hidden_states(wave)?;
         let means = states
             .iter()
@@ -400,6 +660,14 @@ impl Mert {
 
     /// Per-state time means `[B, num_hidden_layers + 1, hidden]` (before the mean over states).
     pub fn state_means(&self, wave: &Tensor) -> Result<Tensor> {
+        let (b, s) = wave.dims2()?;
+        if self.config.frames(s) == 0 {
+            candle_core::bail!("{s} samples are shorter than MERT's receptive field");
+        }
+        if let Some(means) = self.kernel_state_means(wave)? {
+            let (n, h) = (self.layers.len() + 1, self.config.hidden_size);
+            return Tensor::from_vec(means, (b, n, h), wave.device());
+        }
         let states = self.hidden_states(wave)?;
         let means = states
             .iter()

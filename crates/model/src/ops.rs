@@ -2,8 +2,8 @@
 //!
 //! candle-nn's fused CPU LayerNorm computes the variance as `E[x²] − E[x]²` in f32, which
 //! cancels badly when a row's mean is large against its spread (post-LN BERT residuals can be
-//! like that). PyTorch computes the moments stably; this kernel uses two passes with f64
-//! accumulation so that it stays within float noise of PyTorch.
+//! like that). PyTorch computes the moments stably; this op uses two passes with f64
+//! accumulation (`kernels::norm`) so that it stays within float noise of PyTorch.
 
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
@@ -46,26 +46,8 @@ impl CustomOp3 for TwoPassLayerNorm {
         if n == 0 || w.len() != n || b.len() != n {
             candle_core::bail!("layer_norm: weight/bias size does not match the last axis");
         }
-        let mut out = vec![0f32; x.len()];
-        let eps = self.eps;
-        out.par_chunks_mut(n)
-            .zip(x.par_chunks(n))
-            .for_each(|(o, row)| {
-                let mean = row.iter().map(|&v| f64::from(v)).sum::<f64>() / n as f64;
-                let var = row
-                    .iter()
-                    .map(|&v| {
-                        let d = f64::from(v) - mean;
-                        d * d
-                    })
-                    .sum::<f64>()
-                    / n as f64;
-                let inv = 1.0 / (var + eps).sqrt();
-                for i in 0..n {
-                    let xn = ((f64::from(row[i]) - mean) * inv) as f32;
-                    o[i] = xn * w[i] + b[i];
-                }
-            });
+        let mut out = x.to_vec();
+        crate::kernels::norm::layer_norm_rows(&mut out, n, &w, &b, self.eps);
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 }

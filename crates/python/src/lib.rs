@@ -136,7 +136,7 @@ fn kind_of_format(format: &str, position: usize) -> PyResult<InputKind> {
 #[pymethods]
 impl Model {
     #[new]
-    #[pyo3(signature = (model, device = "cpu", mert = None, batch = 8, modalities = None, blip = None))]
+    #[pyo3(signature = (model, device = "cpu", mert = None, batch = 32, modalities = None, blip = None))]
     fn new(
         py: Python<'_>,
         model: PathBuf,

@@ -32,7 +32,7 @@ pub struct Limits {
     pub max_batch_tokens: usize,
     /// Most MERT windows (5 s of audio each) in one model batch.
     pub max_batch_windows: usize,
-    /// Segments per encoder forward pass (as `clamp3 index add --batch-segments`).
+    /// At most this many segments per encoder forward pass, grouped by length across inputs (as `clamp3 index add --batch-segments`).
     pub segments_per_pass: usize,
     /// Threads that prepare inputs (decode, convert, tokenise) while the model computes.
     pub prepare_threads: usize,
@@ -54,7 +54,7 @@ impl Default for Limits {
             max_batch_items: 32,
             max_batch_tokens: 8192,
             max_batch_windows: 32,
-            segments_per_pass: 8,
+            segments_per_pass: 32,
             prepare_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
         }
     }
