@@ -48,6 +48,27 @@ fn texts(dir: &Path, n: usize) {
     }
 }
 
+/// Waits until no other session is connected to the database: a killed client's last COMMIT
+/// may still be finishing on the server when the client is gone.
+fn wait_for_other_sessions_to_end(url: &str) {
+    let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    let start = std::time::Instant::now();
+    loop {
+        let others: i64 = c
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        if others == 0 || start.elapsed().as_secs() > 30 {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 fn count(url: &str) -> i64 {
     postgres::Client::connect(url, postgres::NoTls)
         .and_then(|mut c| c.query_one("SELECT count(*) FROM clamp3_items", &[]))
@@ -201,6 +222,7 @@ fn a_killed_writer_loses_only_its_open_batch_and_the_next_run_resumes() {
     }
     child.kill().unwrap();
     assert!(!child.wait().unwrap().success());
+    wait_for_other_sessions_to_end(&url);
     let kept = count(&url) as usize;
     assert!(kept >= 40 && kept < n, "{kept} items after the kill");
     assert_eq!(kept % 4, 0, "only whole batches of 4 are committed");
