@@ -1,6 +1,6 @@
 //! `--index postgresql://...` end to end against a real PostgreSQL + pgvector server (started
 //! by the harness, see crates/index/tests/pg_server): the same results as a directory index, a
-//! killed writer, two writers at once, prune and info.
+//! killed writer, two writers at once, prune and info, and `clamp3 serve` on a database index.
 
 mod common;
 #[path = "../../index/tests/pg_server/mod.rs"]
@@ -265,6 +265,75 @@ fn two_writers_at_once_store_everything_once() {
     let o = ok(&mut add(&url, &model, &[&a, &b]));
     assert!(
         stderr(&o).contains("0 added, 0 updated, 120 unchanged; 120 items"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[path = "common/server.rs"]
+mod server;
+
+#[test]
+fn the_server_searches_and_updates_a_database_index_like_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model_dir(tmp.path());
+    let col = tmp.path().join("collection");
+    std::fs::create_dir_all(&col).unwrap();
+    for (src, dst) in [
+        ("fixtures/model/inputs/bach_bwv66_6.abc", "bach.abc"),
+        ("fixtures/model/inputs/en_reel.txt", "reel.txt"),
+        ("fixtures/model/inputs/multilingual.txt", "notes.txt"),
+    ] {
+        std::fs::copy(repo(src), col.join(dst)).unwrap();
+    }
+    let url = pg_server::fresh_database("cli_serve");
+    ok(&mut add(&url, &model, &[&col]));
+    let s = server::Server::start(&model, &["--index", &url]);
+    assert_eq!(s.get("/v1/index").json()["items"].as_u64(), Some(3));
+    // Search answers exactly what `clamp3 search --json` prints on the same database.
+    for (query, args, body) in [
+        ("a lively Irish reel", vec![], serde_json::json!({})),
+        ("Choral", vec!["-k", "2"], serde_json::json!({"top_k": 2})),
+        (
+            "reel",
+            vec!["--approx"],
+            serde_json::json!({"approx": true}),
+        ),
+    ] {
+        let mut req = body.clone();
+        req["query"] = serde_json::json!(query);
+        let a = s.post("/v1/search", &req);
+        assert_eq!(a.status, 200, "{}", a.body);
+        assert_eq!(a.json(), search(&url, &args, query), "{query}");
+    }
+    // An upload added through the server is stored in the database and found by the CLI.
+    let mut upload = server::file_input(&repo("fixtures/model/inputs/en_reel.txt"));
+    upload["id"] = serde_json::json!("user-7/reel");
+    let a = s.post("/v1/index/add", &serde_json::json!({"items": [upload]}));
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.json()["total"].as_u64(), Some(4));
+    assert_eq!(count(&url), 4);
+    let r = search(&url, &["-k", "4"], "reel");
+    assert!(r["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["path"] == "user-7/reel"));
+    // The server refuses to start on a database holding another model's vectors.
+    let other = tmp.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    for f in ["model.pth", "config.json"] {
+        std::fs::copy(repo("fixtures/model/mini").join(f), other.join(f)).unwrap();
+    }
+    std::fs::copy(model.join("tokenizer.json"), other.join("tokenizer.json")).unwrap();
+    let o = clamp3()
+        .args(["serve", "--addr", "127.0.0.1:0", "--index", &url, "--model"])
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("holds vectors of model"),
         "{}",
         stderr(&o)
     );
