@@ -14,7 +14,7 @@ A citation keeps its section and item ("CLAMP3.md §5.6 step 4, §12 q14" become
 relative to the linking file, so that the link resolves. The new names are longer, so a rewritten
 comment or prose line that passes 100 columns is re-wrapped within its paragraph (never code,
 tables, headings or fenced blocks; see `rewrap`). Binary files, `.git/`, `target/`,
-`testdata/` and this script are never touched.
+`testdata/`, the virtual environments (`.venv`, `.venv-ci`) and this script are never touched.
 
 Usage (from the repository root; the default is a dry run that changes nothing):
 
@@ -41,7 +41,7 @@ import os
 import re
 import sys
 
-SKIP_DIRS = {".git", "target", "testdata", "node_modules", "__pycache__"}
+SKIP_DIRS = {".git", "target", "testdata", "node_modules", "__pycache__", ".venv", ".venv-ci"}
 
 # (name, external file name, project document path relative to the repository root)
 DOCS = [

@@ -338,7 +338,7 @@ fn merge_barlines(a: &str, b: &str) -> String {
 }
 
 /// Bars and voices of an interleaved ABC text: one output line per bar, each holding
-/// `[V:n]` once per voice (CLAMP3.md §5.3 step 7).
+/// `[V:n]` once per voice (CLAMP3.md §5.3 step 11).
 pub(crate) fn bars_and_voices(interleaved: &str) -> (usize, usize) {
     let mut bars = 0;
     let mut voices = 0;
