@@ -28,7 +28,7 @@ pub enum ModelError {
         msg: String,
     },
     /// No weights file in the model directory.
-    #[error("{}: no weights found (expected a .safetensors or .pth file)", dir.display())]
+    #[error("{}: no weights found (expected a .safetensors, .gguf or .pth file)", dir.display())]
     NoWeights {
         /// The directory.
         dir: PathBuf,
@@ -64,10 +64,14 @@ pub struct ModelFiles {
 
 impl ModelFiles {
     /// Finds the files of a model given its directory or its weights file. In a directory the
-    /// weights are `model.safetensors`, else the only `.safetensors`, else the only `.pth`.
+    /// weights are `model.safetensors`, else `model.gguf` (a quantised model), else the only
+    /// `.safetensors`, else the only `.gguf`, else the only `.pth`.
     pub fn locate(path: &Path) -> Result<Self, ModelError> {
-        let (dir, weights) =
-            locate_weights(path, &["model.safetensors"], &[&["safetensors"], &["pth"]])?;
+        let (dir, weights) = locate_weights(
+            path,
+            &["model.safetensors", "model.gguf"],
+            &[&["safetensors"], &["gguf"], &["pth"]],
+        )?;
         let config = read_config(&dir, Clamp3Config::from_json)?.unwrap_or_default();
         let tok = dir.join("tokenizer.json");
         Ok(ModelFiles {
@@ -186,7 +190,8 @@ fn read_config<T>(
 }
 
 /// The files of a MERT model: `config.json` (optional; MERT-v1-95M defaults) and weights
-/// (`model.safetensors`, else `pytorch_model.bin`, else the only `.safetensors`/`.bin`/`.pth`).
+/// (`model.safetensors`, else `model.gguf`, else `pytorch_model.bin`, else the only
+/// `.safetensors`/`.gguf`/`.bin`/`.pth`).
 #[derive(Debug, Clone)]
 pub struct MertFiles {
     /// Directory holding the files.
@@ -202,8 +207,8 @@ impl MertFiles {
     pub fn locate(path: &Path) -> Result<Self, ModelError> {
         let (dir, weights) = locate_weights(
             path,
-            &["model.safetensors", "pytorch_model.bin"],
-            &[&["safetensors", "bin", "pth"]],
+            &["model.safetensors", "model.gguf", "pytorch_model.bin"],
+            &[&["safetensors", "gguf", "bin", "pth"]],
         )?;
         let config = read_config(&dir, crate::mert::MertConfig::from_json)?.unwrap_or_default();
         Ok(MertFiles {
