@@ -24,7 +24,8 @@ pub struct QuantizeArgs {
     /// Another format for the word-embedding table.
     #[arg(long)]
     pub embeddings: Option<String>,
-    /// Instead of writing OUT: convert IN to every format (or just --to's) in a temporary
+    /// Instead of writing OUT: convert IN to every format and `q8_0-ffn-q4_k` (or just the
+    /// recipe given with --to) in a temporary
     /// folder, embed INPUTS with each and print min/mean cosine to the f32 model per modality,
     /// items/s, load time, resident memory and size.
     #[arg(long)]
@@ -39,6 +40,15 @@ pub struct QuantizeArgs {
     /// one such process per format, so that each peak RSS is its own).
     #[arg(long, hide = true, requires = "report")]
     pub measure_only: bool,
+    /// With --report: also measure each block format with its weights dequantised to f32 at
+    /// load (rows `<format> (dequantised)`): the error of the weights alone, without the
+    /// quantised products' 8-bit activations.
+    #[arg(long, requires = "report")]
+    pub dequantized: bool,
+    /// Load block formats dequantised (set by --report --dequantized for its measuring
+    /// processes).
+    #[arg(long, hide = true)]
+    pub load_dequantized: bool,
     /// The model directory to read (a CLaMP 3 model, with `mert/` converted too when it holds
     /// one, or a MERT directory).
     pub input: PathBuf,
@@ -67,10 +77,18 @@ pub fn run(ctx: &Ctx, a: &QuantizeArgs) -> Result<bool> {
         }
         let recipes = match recipe {
             Some(r) => vec![r],
-            None => [Format::F16, Format::Bf16, Format::Q8_0, Format::Q4K]
-                .into_iter()
-                .map(Recipe::uniform)
-                .collect(),
+            None => {
+                let mut all: Vec<Recipe> = [Format::F16, Format::Bf16, Format::Q8_0, Format::Q4K]
+                    .into_iter()
+                    .map(Recipe::uniform)
+                    .collect();
+                all.push(Recipe {
+                    base: Format::Q8_0,
+                    ffn: Some(Format::Q4K),
+                    embeddings: None,
+                });
+                all
+            }
         };
         return report(ctx, a, &recipes).map(|()| true);
     }
@@ -263,7 +281,13 @@ fn measure(ctx: &Ctx, model: &Path, inputs: &[Input], rounds: usize) -> Result<M
     let vectors: Vec<Option<Vec<f32>>> = embedder
         .embed(inputs, &opts)
         .into_iter()
-        .map(|r| r.ok().and_then(|e| e.into_global()))
+        .map(|r| match r {
+            Ok(e) => e.into_global(),
+            Err(e) => {
+                eprintln!("warning: {e}");
+                None
+            }
+        })
         .collect();
     let t = Instant::now();
     for _ in 0..rounds {
@@ -280,11 +304,15 @@ fn measure(ctx: &Ctx, model: &Path, inputs: &[Input], rounds: usize) -> Result<M
 }
 
 /// Runs `measure` for `model` in a fresh process of this program.
-fn measure_in_child(model: &Path, a: &QuantizeArgs) -> Result<Measured> {
+fn measure_in_child(model: &Path, a: &QuantizeArgs, dequantized: bool) -> Result<Measured> {
     let exe = std::env::current_exe().context("cannot find this program")?;
     let mut cmd = std::process::Command::new(exe);
-    cmd.arg("quantize")
-        .arg("--report")
+    if dequantized {
+        cmd.arg("quantize").arg("--load-dequantized");
+    } else {
+        cmd.arg("quantize");
+    }
+    cmd.arg("--report")
         .arg("--measure-only")
         .arg("--rounds")
         .arg(a.rounds.to_string())
@@ -316,6 +344,9 @@ fn report(ctx: &Ctx, a: &QuantizeArgs, recipes: &[Recipe]) -> Result<()> {
         eprintln!("warning: {}: {}", e.path.display(), e.msg);
     }
     let inputs: Vec<Input> = files.iter().map(|f| Input::Path(f.path.clone())).collect();
+    if a.load_dequantized {
+        clamp3_model::quant::set_quantized_forward(false);
+    }
     if a.measure_only {
         let m = measure(ctx, &a.input, &inputs, a.rounds)?;
         println!("{}", serde_json::to_string(&m)?);
@@ -350,10 +381,20 @@ fn report(ctx: &Ctx, a: &QuantizeArgs, recipes: &[Recipe]) -> Result<()> {
     let mut results = Vec::new();
     // f32 again at the end: the spread of the two f32 runs shows how much the machine's other
     // load moved the figures in between.
-    let mut order = dirs.clone();
-    order.push(("f32 (again)".to_string(), a.input.clone()));
-    for (name, dir) in &order {
-        let m = measure_in_child(dir, a)?;
+    let mut order: Vec<(String, PathBuf, bool)> = dirs
+        .iter()
+        .map(|(n, d)| (n.clone(), d.clone(), false))
+        .collect();
+    if a.dequantized {
+        for (r, (name, dir)) in recipes.iter().zip(&dirs[1..]) {
+            if r.is_gguf() {
+                order.push((format!("{name} (dequantised)"), dir.clone(), true));
+            }
+        }
+    }
+    order.push(("f32 (again)".to_string(), a.input.clone(), false));
+    for (name, dir, dequantized) in &order {
+        let m = measure_in_child(dir, a, *dequantized)?;
         eprintln!(
             "{name}: load {:.2} s, {:.2} items/s, RSS {:.0} MB (load average {})",
             m.load_s, m.items_per_s, m.rss_mb, m.load_avg

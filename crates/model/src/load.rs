@@ -97,8 +97,62 @@ pub fn load_model(
     parts: Parts,
     device: &Device,
 ) -> Result<Clamp3Model, ModelError> {
-    let vb = candle_nn::VarBuilder::from_backend(Box::new(weights), DType::F32, device.clone());
+    let (vb, _scope) = var_builder(weights, device);
     Clamp3Model::load(config, parts, vb).map_err(unwrap_weights_error)
+}
+
+/// A `VarBuilder` over `weights` and, for CPU inference from block-quantised weights, the
+/// scope in which the encoders keep those blocks ([`crate::quant::QuantizedLoad`]).
+fn var_builder(
+    weights: Weights,
+    device: &Device,
+) -> (
+    candle_nn::VarBuilder<'static>,
+    Option<crate::quant::QuantizedLoad>,
+) {
+    let weights = std::sync::Arc::new(weights);
+    let quantized = device.is_cpu()
+        && crate::quant::quantized_forward()
+        && weights
+            .names()
+            .iter()
+            .any(|n| matches!(weights.stored_type(n), Some(crate::StoredType::Block(_))));
+    let scope = quantized.then(|| crate::quant::QuantizedLoad::enter(weights.clone()));
+    let vb = candle_nn::VarBuilder::from_backend(
+        Box::new(SharedWeights(weights)),
+        DType::F32,
+        device.clone(),
+    );
+    (vb, scope)
+}
+
+/// [`Weights`] shared between the `VarBuilder` and a [`crate::quant::QuantizedLoad`].
+struct SharedWeights(std::sync::Arc<Weights>);
+
+impl candle_nn::var_builder::SimpleBackend for SharedWeights {
+    fn get(
+        &self,
+        s: candle_core::Shape,
+        name: &str,
+        h: candle_nn::Init,
+        dtype: DType,
+        dev: &Device,
+    ) -> candle_core::Result<candle_core::Tensor> {
+        self.0.get(s, name, h, dtype, dev)
+    }
+
+    fn get_unchecked(
+        &self,
+        name: &str,
+        dtype: DType,
+        dev: &Device,
+    ) -> candle_core::Result<candle_core::Tensor> {
+        self.0.get_unchecked(name, dtype, dev)
+    }
+
+    fn contains_tensor(&self, name: &str) -> bool {
+        self.0.contains_tensor(name)
+    }
 }
 
 /// Recovers a [`WeightsError`] wrapped by candle, so callers see the key and shapes.
@@ -221,7 +275,7 @@ impl MertFiles {
     /// Loads the model on `device`.
     pub fn load(&self, device: &Device) -> Result<crate::mert::Mert, ModelError> {
         let weights = Weights::open(&self.weights)?;
-        let vb = candle_nn::VarBuilder::from_backend(Box::new(weights), DType::F32, device.clone());
+        let (vb, _scope) = var_builder(weights, device);
         crate::mert::Mert::load(&self.config, vb).map_err(unwrap_weights_error)
     }
 }

@@ -609,3 +609,76 @@ fn write_safetensors(weights: &Weights, plan: &[Planned], path: &Path) -> Result
         .sync_all()
         .map_err(werr)
 }
+
+thread_local! {
+    /// The weights being loaded on this thread inside a [`QuantizedLoad`].
+    static LOADING: std::cell::RefCell<Option<std::sync::Arc<Weights>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+static QUANTIZED_FORWARD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Turns the quantised forward on or off for models loaded afterwards (on by default). Off,
+/// block-quantised weights are dequantised to f32 at load and run as an f32 model does: for
+/// benchmarks and for checking one path against the other.
+pub fn set_quantized_forward(on: bool) {
+    QUANTIZED_FORWARD.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether models loaded now keep block-quantised weights quantised (see
+/// [`set_quantized_forward`]).
+pub fn quantized_forward() -> bool {
+    QUANTIZED_FORWARD.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// While alive, the transformer-layer linears and word-embedding tables that the encoders load
+/// on this thread keep their GGML blocks when `weights` stores them so (the products then run
+/// through candle's quantised kernels, the lookups dequantise only the rows they read);
+/// everything else loads as f32 through the `VarBuilder` as usual. For CPU inference only.
+pub struct QuantizedLoad {
+    previous: Option<std::sync::Arc<Weights>>,
+}
+
+impl QuantizedLoad {
+    /// Makes `weights` the source of quantised tensors on this thread until dropped.
+    pub fn enter(weights: std::sync::Arc<Weights>) -> Self {
+        let previous = LOADING.with(|l| l.replace(Some(weights)));
+        QuantizedLoad { previous }
+    }
+}
+
+impl Drop for QuantizedLoad {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        LOADING.with(|l| *l.borrow_mut() = previous);
+    }
+}
+
+/// The tensor `name` as GGML blocks when a [`QuantizedLoad`] is active on this thread and its
+/// weights store it in blocks (`None` otherwise); an error when its shape is not `expected`.
+pub(crate) fn scoped_block_tensor(
+    name: &str,
+    expected: &[usize],
+) -> candle_core::Result<Option<QTensor>> {
+    let Some(weights) = LOADING.with(|l| l.borrow().clone()) else {
+        return Ok(None);
+    };
+    let Some(StoredType::Block(g)) = weights.stored_type(name) else {
+        return Ok(None);
+    };
+    let (_, shape, bytes) = weights.raw(name).map_err(candle_core::Error::wrap)?;
+    if shape != expected {
+        return Err(candle_core::Error::wrap(WeightsError::Shape {
+            path: weights.path().to_path_buf(),
+            key: name.to_string(),
+            expected: expected.to_vec(),
+            found: shape.to_vec(),
+        }));
+    }
+    let q = QTensor::new(
+        QStorage::from_data(std::borrow::Cow::Borrowed(bytes), &Device::Cpu, g)?,
+        shape,
+    )?;
+    weights.release(bytes);
+    Ok(Some(q))
+}
