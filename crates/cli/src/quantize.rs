@@ -40,15 +40,15 @@ pub struct QuantizeArgs {
     /// one such process per format, so that each peak RSS is its own).
     #[arg(long, hide = true, requires = "report")]
     pub measure_only: bool,
-    /// With --report: also measure each block format with its weights dequantised to f32 at
-    /// load (rows `<format> (dequantised)`): the error of the weights alone, without the
-    /// quantised products' 8-bit activations.
+    /// With --report: also measure each block format with its products on the quantised
+    /// blocks (rows `<format> (quantised matmul)`; `CLAMP3_QUANTIZED_MATMUL=1` in
+    /// docs/quantize.md): less memory, 8-bit activations.
     #[arg(long, requires = "report")]
-    pub dequantized: bool,
-    /// Load block formats dequantised (set by --report --dequantized for its measuring
-    /// processes).
+    pub quantized_matmul: bool,
+    /// Load block formats with quantised products (set by --report --quantized-matmul for its
+    /// measuring processes).
     #[arg(long, hide = true)]
-    pub load_dequantized: bool,
+    pub load_quantized_matmul: bool,
     /// The model directory to read (a CLaMP 3 model, with `mert/` converted too when it holds
     /// one, or a MERT directory).
     pub input: PathBuf,
@@ -304,11 +304,11 @@ fn measure(ctx: &Ctx, model: &Path, inputs: &[Input], rounds: usize) -> Result<M
 }
 
 /// Runs `measure` for `model` in a fresh process of this program.
-fn measure_in_child(model: &Path, a: &QuantizeArgs, dequantized: bool) -> Result<Measured> {
+fn measure_in_child(model: &Path, a: &QuantizeArgs, quantized_matmul: bool) -> Result<Measured> {
     let exe = std::env::current_exe().context("cannot find this program")?;
     let mut cmd = std::process::Command::new(exe);
-    if dequantized {
-        cmd.arg("quantize").arg("--load-dequantized");
+    if quantized_matmul {
+        cmd.arg("quantize").arg("--load-quantized-matmul");
     } else {
         cmd.arg("quantize");
     }
@@ -344,8 +344,8 @@ fn report(ctx: &Ctx, a: &QuantizeArgs, recipes: &[Recipe]) -> Result<()> {
         eprintln!("warning: {}: {}", e.path.display(), e.msg);
     }
     let inputs: Vec<Input> = files.iter().map(|f| Input::Path(f.path.clone())).collect();
-    if a.load_dequantized {
-        clamp3_model::quant::set_quantized_forward(false);
+    if a.load_quantized_matmul {
+        clamp3_model::quant::set_quantized_matmul(true);
     }
     if a.measure_only {
         let m = measure(ctx, &a.input, &inputs, a.rounds)?;
@@ -385,16 +385,16 @@ fn report(ctx: &Ctx, a: &QuantizeArgs, recipes: &[Recipe]) -> Result<()> {
         .iter()
         .map(|(n, d)| (n.clone(), d.clone(), false))
         .collect();
-    if a.dequantized {
+    if a.quantized_matmul {
         for (r, (name, dir)) in recipes.iter().zip(&dirs[1..]) {
             if r.is_gguf() {
-                order.push((format!("{name} (dequantised)"), dir.clone(), true));
+                order.push((format!("{name} (quantised matmul)"), dir.clone(), true));
             }
         }
     }
     order.push(("f32 (again)".to_string(), a.input.clone(), false));
-    for (name, dir, dequantized) in &order {
-        let m = measure_in_child(dir, a, *dequantized)?;
+    for (name, dir, quantized_matmul) in &order {
+        let m = measure_in_child(dir, a, *quantized_matmul)?;
         eprintln!(
             "{name}: load {:.2} s, {:.2} items/s, RSS {:.0} MB (load average {})",
             m.load_s, m.items_per_s, m.rss_mb, m.load_avg

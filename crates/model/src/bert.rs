@@ -115,10 +115,16 @@ impl Module for Dense {
 }
 
 /// A transformer layer's linear: quantised when the weights being loaded store it in GGML
-/// blocks (inside [`crate::quant::QuantizedLoad`]), else [`linear`].
+/// blocks (inside [`crate::quant::QuantizedLoad`]) and [`crate::quant::quantized_matmul`] is
+/// on, else [`linear`] (dequantised to f32).
 pub(crate) fn layer_linear(i: usize, o: usize, vb: VarBuilder) -> Result<Dense> {
     let name = format!("{}.weight", vb.prefix());
-    if let Some(q) = crate::quant::scoped_block_tensor(&name, &[o, i])? {
+    let q = if crate::quant::quantized_matmul() {
+        crate::quant::scoped_block_tensor(&name, &[o, i])?
+    } else {
+        None
+    };
+    if let Some(q) = q {
         let bias = vb.get(o, "bias")?;
         let weight = candle_core::quantized::QMatMul::from_qtensor(q)?;
         return Ok(Dense::Quantized {

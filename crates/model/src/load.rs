@@ -112,7 +112,6 @@ fn var_builder(
 ) {
     let weights = std::sync::Arc::new(weights);
     let quantized = device.is_cpu()
-        && crate::quant::quantized_forward()
         && weights
             .names()
             .iter()

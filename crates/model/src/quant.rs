@@ -616,25 +616,39 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
-static QUANTIZED_FORWARD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+/// 0: not decided yet (the environment decides), 1: off, 2: on.
+static QUANTIZED_MATMUL: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
 
-/// Turns the quantised forward on or off for models loaded afterwards (on by default). Off,
-/// block-quantised weights are dequantised to f32 at load and run as an f32 model does: for
-/// benchmarks and for checking one path against the other.
-pub fn set_quantized_forward(on: bool) {
-    QUANTIZED_FORWARD.store(on, std::sync::atomic::Ordering::Relaxed);
+/// Turns the quantised products on or off for models loaded afterwards. Off (the default,
+/// unless the environment variable `CLAMP3_QUANTIZED_MATMUL=1` is set), the layers' block-
+/// quantised weights are dequantised to f32 at load and multiply at f32 GEMM speed; on, they
+/// stay in their blocks and multiply through candle's quantised kernels (activations quantised
+/// to 8 bits on the fly): about 1.2 GB less memory for the official model with its MERT, but
+/// slower and less exact on the machines measured (docs/quantize.md). Word-embedding tables
+/// stay in their blocks either way (a lookup dequantises the rows it reads: the same values).
+pub fn set_quantized_matmul(on: bool) {
+    QUANTIZED_MATMUL.store(if on { 2 } else { 1 }, std::sync::atomic::Ordering::Relaxed);
 }
 
-/// Whether models loaded now keep block-quantised weights quantised (see
-/// [`set_quantized_forward`]).
-pub fn quantized_forward() -> bool {
-    QUANTIZED_FORWARD.load(std::sync::atomic::Ordering::Relaxed)
+/// Whether models loaded now multiply on the quantised blocks (see [`set_quantized_matmul`]).
+pub fn quantized_matmul() -> bool {
+    use std::sync::atomic::Ordering::Relaxed;
+    match QUANTIZED_MATMUL.load(Relaxed) {
+        0 => {
+            let on = std::env::var("CLAMP3_QUANTIZED_MATMUL").is_ok_and(|v| v == "1");
+            // A concurrent `set_quantized_matmul` wins.
+            let _ = QUANTIZED_MATMUL.compare_exchange(0, if on { 2 } else { 1 }, Relaxed, Relaxed);
+            QUANTIZED_MATMUL.load(Relaxed) == 2
+        }
+        v => v == 2,
+    }
 }
 
-/// While alive, the transformer-layer linears and word-embedding tables that the encoders load
-/// on this thread keep their GGML blocks when `weights` stores them so (the products then run
-/// through candle's quantised kernels, the lookups dequantise only the rows they read);
-/// everything else loads as f32 through the `VarBuilder` as usual. For CPU inference only.
+/// While alive, the word-embedding tables (and, with [`quantized_matmul`], the transformer-layer
+/// linears) that the encoders load on this thread keep their GGML blocks when `weights` stores
+/// them so (lookups dequantise only the rows they read; products run through candle's quantised
+/// kernels); everything else loads as f32 through the `VarBuilder` as usual. For CPU inference
+/// only.
 pub struct QuantizedLoad {
     previous: Option<std::sync::Arc<Weights>>,
 }

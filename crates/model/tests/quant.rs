@@ -348,10 +348,13 @@ fn minilm_sentence_vectors_stay_close_to_f32() {
     let pooled = |w: Weights, quantized: bool| -> Vec<f32> {
         let prefix = w.contains("bert.embeddings.word_embeddings.weight");
         let w = std::sync::Arc::new(w);
+        let _lock = MATMUL_SWITCH.lock().unwrap_or_else(|e| e.into_inner());
+        quant::set_quantized_matmul(quantized);
         let _scope = quantized.then(|| quant::QuantizedLoad::enter(w.clone()));
         let vb = candle_nn::VarBuilder::from_backend(Box::new(Shared(w)), DType::F32, Device::Cpu);
         let vb = if prefix { vb.pp("bert") } else { vb };
         let bert = Bert::load(&cfg, Positions::Absolute, true, vb).unwrap();
+        quant::set_quantized_matmul(false);
         let h = bert.forward_ids(&ids, &mask).unwrap();
         masked_mean(&h, &mask)
             .unwrap()
@@ -435,6 +438,9 @@ impl candle_nn::var_builder::SimpleBackend for Shared {
     }
 }
 
+/// Serialises the tests that switch [`quant::set_quantized_matmul`] (a process-wide setting).
+static MATMUL_SWITCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// The quantised forward (products on the GGML blocks, activations quantised on the fly)
 /// against the same weights dequantised to f32: close, and not identical (so the quantised
 /// path did run).
@@ -445,10 +451,11 @@ fn the_quantised_forward_agrees_with_the_dequantised_weights() {
     for format in [Format::Q8_0, Format::Q4K] {
         let tmp = tempfile::tempdir().unwrap();
         convert_tiny(&Recipe::uniform(format), tmp.path());
+        let _lock = MATMUL_SWITCH.lock().unwrap_or_else(|e| e.into_inner());
+        quant::set_quantized_matmul(true);
         let fast = load(tmp.path());
-        quant::set_quantized_forward(false);
+        quant::set_quantized_matmul(false);
         let plain = load(tmp.path());
-        quant::set_quantized_forward(true);
         let fid = fidelity(&plain, &fast, &inputs);
         eprintln!("tiny {format} quantised forward vs dequantised: {fid:?}");
         for (m, (min, _)) in &fid {
