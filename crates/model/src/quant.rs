@@ -381,6 +381,7 @@ impl Planned {
                     path: weights.path().to_path_buf(),
                     source: e,
                 })?;
+                weights.release(round);
                 continue;
             }
             let parts: Vec<Result<Vec<u8>, String>> = round
@@ -397,6 +398,8 @@ impl Planned {
                     source: e,
                 })?;
             }
+            // The input pages of this run are no longer needed.
+            weights.release(round);
         }
         weights.release(bytes);
         Ok(())
@@ -434,6 +437,21 @@ fn encode(values: &[f32], target: StoredType) -> Result<Vec<u8>, String> {
     })
 }
 
+/// GGML block storage from `bytes`: candle reads blocks in place and requires them aligned
+/// to their type (a GGUF file with an odd `general.alignment` can leave them misaligned), so
+/// misaligned bytes are first copied into an 8-byte-aligned buffer.
+fn block_storage(bytes: &[u8], g: GgmlDType) -> candle_core::Result<QStorage> {
+    if (bytes.as_ptr() as usize) % 8 == 0 {
+        return QStorage::from_data(std::borrow::Cow::Borrowed(bytes), &Device::Cpu, g);
+    }
+    let mut words = vec![0u64; bytes.len().div_ceil(8)];
+    // SAFETY: `words` owns at least `bytes.len()` bytes; u64 has no invalid bit patterns.
+    let buf =
+        unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), bytes.len()) };
+    buf.copy_from_slice(bytes);
+    QStorage::from_data(std::borrow::Cow::Borrowed(&*buf), &Device::Cpu, g)
+}
+
 /// Decodes `numel` values stored as GGML blocks of type `g` (in parallel over runs of
 /// blocks).
 pub fn dequantize(bytes: &[u8], g: GgmlDType, numel: usize) -> candle_core::Result<Vec<f32>> {
@@ -449,10 +467,7 @@ pub fn dequantize(bytes: &[u8], g: GgmlDType, numel: usize) -> candle_core::Resu
     out.par_chunks_mut(block * BLOCKS_PER_TASK)
         .zip(bytes.par_chunks(size * BLOCKS_PER_TASK))
         .try_for_each(|(dst, src)| -> candle_core::Result<()> {
-            let q = QTensor::new(
-                QStorage::from_data(std::borrow::Cow::Borrowed(src), &Device::Cpu, g)?,
-                dst.len(),
-            )?;
+            let q = QTensor::new(block_storage(src, g)?, dst.len())?;
             let t = q.dequantize(&Device::Cpu)?;
             dst.copy_from_slice(&t.to_vec1::<f32>()?);
             Ok(())
@@ -689,10 +704,33 @@ pub(crate) fn scoped_block_tensor(
             found: shape.to_vec(),
         }));
     }
-    let q = QTensor::new(
-        QStorage::from_data(std::borrow::Cow::Borrowed(bytes), &Device::Cpu, g)?,
-        shape,
-    )?;
+    let q = QTensor::new(block_storage(bytes, g)?, shape)?;
     weights.release(bytes);
     Ok(Some(q))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Blocks at an odd address (possible in a GGUF file with an odd alignment) decode like
+    /// aligned ones instead of tripping candle's alignment assertion.
+    #[test]
+    fn misaligned_blocks_decode() {
+        let values: Vec<f32> = (0..256).map(|i| (i as f32 - 128.0) / 100.0).collect();
+        for g in [GgmlDType::Q8_0, GgmlDType::Q4K] {
+            let bytes = encode(&values, StoredType::Block(g)).unwrap();
+            let want = dequantize(&bytes, g, values.len()).unwrap();
+            let mut shifted = vec![0u8; bytes.len() + 1];
+            shifted[1..].copy_from_slice(&bytes);
+            let got = dequantize(&shifted[1..], g, values.len()).unwrap();
+            assert_eq!(got, want, "{g:?}");
+            let err = values
+                .iter()
+                .zip(&got)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            assert!(err < 0.1, "{g:?}: max error {err}");
+        }
+    }
 }

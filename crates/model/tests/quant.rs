@@ -322,6 +322,31 @@ fn broken_quantised_files_get_clear_errors() {
         err.contains("word_embeddings") && err.contains("blocks"),
         "{err}"
     );
+    // `general.alignment` edited to 1: the data offsets move (tensors then read shifted bytes
+    // or reach past the end): an error or wrong values, never a panic. (Misaligned blocks
+    // themselves: the unit test in `quant.rs`.)
+    let mut b = bytes.clone();
+    let key = b"general.alignment";
+    let at = b.windows(key.len()).position(|w| w == key).unwrap() + key.len();
+    // value type (u32), then the u32 value.
+    b[at + 4..at + 8].copy_from_slice(&1u32.to_le_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("model.gguf");
+    std::fs::write(&p, &b).unwrap();
+    std::fs::copy(
+        repo("fixtures/model/tiny/config.json"),
+        dir.path().join("config.json"),
+    )
+    .unwrap();
+    if let Ok(files) = ModelFiles::locate(dir.path()) {
+        let _ = files.load(Parts::ALL, &Device::Cpu);
+    }
+    if let Ok(w) = Weights::open(&p) {
+        for name in w.names() {
+            let shape = w.info(name).unwrap().1.to_vec();
+            let _ = w.tensor(name, &shape, &Device::Cpu);
+        }
+    }
 }
 
 /// all-MiniLM-L6-v2's numerics under each format: mean-pooled sentence vectors against the
