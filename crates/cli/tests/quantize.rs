@@ -1,9 +1,12 @@
 //! `clamp3 quantize` end to end on the tiny model: every format converts into a model
 //! directory that `embed`, `index add` and `search` use like any other; a quantised model has
 //! its own id (an index of the f32 model refuses it); bad arguments and outputs get clear
-//! errors; `--report` prints the fidelity table. Needs `scripts/fetch-test-data.sh`.
+//! errors; `--report` prints the fidelity table; `serve` answers with the quantised model.
+//! Needs `scripts/fetch-test-data.sh`.
 
 mod common;
+#[path = "common/server.rs"]
+mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -202,5 +205,35 @@ fn the_report_prints_every_format_and_modality() {
             let min: f64 = row.split('|').nth(4).unwrap().trim().parse().unwrap();
             assert!(min > 0.99 && min <= 1.0, "{row}");
         }
+    }
+}
+
+#[test]
+fn the_server_embeds_with_a_quantised_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model_dir(tmp.path());
+    let input = inputs(tmp.path());
+    let q = tmp.path().join("tiny-q8");
+    ok(quantize(&model, "q8_0", &q));
+    let want_dir = tmp.path().join("out");
+    embed(&q, &input, &want_dir);
+    let s = server::Server::start(&q, &[]);
+    let info = s.get("/info").json();
+    assert_eq!(info["model"], "tiny-q8");
+    let id = info["model_id"].as_str().unwrap().to_string();
+    // The id `index add` recorded for the f32 model differs (see the index test); the
+    // server reports the quantised model's own.
+    assert!(id.starts_with("weights:"), "{id}");
+    for f in ["bach_bwv66_6.abc", "multilingual.txt", "openttd_boogi_marabi.mtf"] {
+        let a = s.post(
+            "/v1/embeddings",
+            &serde_json::json!({ "input": server::file_input(&input.join(f)) }),
+        );
+        assert_eq!(a.status, 200, "{f}: {}", a.body);
+        let got = &server::vectors(&a.json())[0];
+        let stem = Path::new(f).with_extension("npy");
+        let want = read_npy(&want_dir.join(stem));
+        let c = cosine(got, &want.data);
+        assert!(c > 0.999_999, "{f}: server vs embed cosine {c}");
     }
 }

@@ -400,8 +400,8 @@ fn positions_on_device(ids: &Tensor, pad: u32) -> Result<Tensor> {
     pos.to_dtype(DType::U32)
 }
 
-/// The word-embedding table: f32, or GGML blocks of which a lookup dequantises only the rows
-/// it reads (a quantised model's XLM-R vocabulary, 250k rows).
+/// The word-embedding table: f32, or GGML blocks (or half-precision values) of which a lookup
+/// converts only the rows it reads (a quantised or half model's XLM-R vocabulary, 250k rows).
 #[derive(Debug, Clone)]
 enum WordTable {
     F32(Tensor),
@@ -447,7 +447,7 @@ impl Embeddings {
     ) -> Result<Self> {
         let word = if !with_words {
             None
-        } else if let Some(q) = crate::quant::scoped_block_tensor(
+        } else if let Some(q) = crate::quant::scoped_table(
             &format!("{}.word_embeddings.weight", vb.prefix()),
             &[c.vocab_size, c.hidden_size],
         )? {

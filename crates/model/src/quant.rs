@@ -689,11 +689,24 @@ pub(crate) fn scoped_block_tensor(
     name: &str,
     expected: &[usize],
 ) -> candle_core::Result<Option<QTensor>> {
+    scoped(name, expected, false)
+}
+
+/// [`scoped_block_tensor`] for a lookup table: half-precision tables are kept as they are too
+/// (candle's `F16`/`BF16` "blocks" of one value), at half the memory of f32.
+pub(crate) fn scoped_table(name: &str, expected: &[usize]) -> candle_core::Result<Option<QTensor>> {
+    scoped(name, expected, true)
+}
+
+fn scoped(name: &str, expected: &[usize], half: bool) -> candle_core::Result<Option<QTensor>> {
     let Some(weights) = LOADING.with(|l| l.borrow().clone()) else {
         return Ok(None);
     };
-    let Some(StoredType::Block(g)) = weights.stored_type(name) else {
-        return Ok(None);
+    let g = match weights.stored_type(name) {
+        Some(StoredType::Block(g)) => g,
+        Some(StoredType::Plain(Dtype::F16)) if half => GgmlDType::F16,
+        Some(StoredType::Plain(Dtype::BF16)) if half => GgmlDType::BF16,
+        _ => return Ok(None),
     };
     let (_, shape, bytes) = weights.raw(name).map_err(candle_core::Error::wrap)?;
     if shape != expected {
