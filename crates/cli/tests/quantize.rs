@@ -224,7 +224,11 @@ fn the_server_embeds_with_a_quantised_model() {
     // The id `index add` recorded for the f32 model differs (see the index test); the
     // server reports the quantised model's own.
     assert!(id.starts_with("weights:"), "{id}");
-    for f in ["bach_bwv66_6.abc", "multilingual.txt", "openttd_boogi_marabi.mtf"] {
+    for f in [
+        "bach_bwv66_6.abc",
+        "multilingual.txt",
+        "openttd_boogi_marabi.mtf",
+    ] {
         let a = s.post(
             "/v1/embeddings",
             &serde_json::json!({ "input": server::file_input(&input.join(f)) }),
