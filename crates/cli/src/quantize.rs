@@ -118,18 +118,22 @@ enum Kind {
     Mert(clamp3_model::MertFiles),
 }
 
+/// A CLaMP 3 or a MERT directory, told apart by the tensors (MERT has a convolutional feature
+/// extractor), each located as its loader does (MERT's weights may be `pytorch_model.bin`).
 fn kind_of(dir: &Path) -> Result<(Kind, Weights)> {
+    let is_mert = |w: &Weights| {
+        w.names()
+            .iter()
+            .any(|n| n.starts_with("feature_extractor.") || n.contains(".feature_extractor."))
+    };
+    if let Ok(m) = clamp3_model::MertFiles::locate(dir) {
+        let weights = Weights::open(&m.weights)?;
+        if is_mert(&weights) {
+            return Ok((Kind::Mert(m), weights));
+        }
+    }
     let files = clamp3_model::ModelFiles::locate(dir)?;
     let weights = Weights::open(&files.weights)?;
-    if weights
-        .names()
-        .iter()
-        .any(|n| n.starts_with("feature_extractor.") || n.contains(".feature_extractor."))
-    {
-        let m = clamp3_model::MertFiles::locate(dir)?;
-        let weights = Weights::open(&m.weights)?;
-        return Ok((Kind::Mert(m), weights));
-    }
     Ok((Kind::Clamp3(files), weights))
 }
 

@@ -241,3 +241,30 @@ fn the_server_embeds_with_a_quantised_model() {
         assert!(c > 0.999_999, "{f}: server vs embed cosine {c}");
     }
 }
+
+#[test]
+fn a_model_with_mert_is_converted_with_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model_dir(tmp.path());
+    // MERT as downloaded: config.json + pytorch_model.bin.
+    let mert = model.join("mert");
+    std::fs::create_dir_all(&mert).unwrap();
+    for f in ["config.json", "pytorch_model.bin"] {
+        std::fs::copy(repo(&format!("fixtures/mert/tiny/{f}")), mert.join(f)).unwrap();
+    }
+    let q = tmp.path().join("tiny-q8");
+    ok(quantize(&model, "q8_0", &q));
+    assert!(q.join("mert/model.gguf").is_file());
+    assert!(q.join("mert/config.json").is_file());
+    assert!(!q.join("mert/pytorch_model.bin").exists());
+    let input = tmp.path().join("rec");
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::copy(repo("fixtures/mert/input_24k.wav"), input.join("a.wav")).unwrap();
+    let (want, got) = (tmp.path().join("w"), tmp.path().join("g"));
+    embed(&model, &input, &want);
+    embed(&q, &input, &got);
+    let (w, g) = (read_npy(&want.join("a.npy")), read_npy(&got.join("a.npy")));
+    let c = cosine(&w.data, &g.data);
+    // Recording -> quantised MERT -> quantised audio encoder; measured 0.999994.
+    assert!((0.9999..1.0).contains(&c), "cosine {c}");
+}
