@@ -15,7 +15,7 @@ use crate::Ctx;
 #[derive(Debug, clap::Args)]
 pub struct QuantizeArgs {
     /// Format of the linear weights and the word-embedding table: f16, bf16 (safetensors),
-    /// q8_0 or q4_k (GGUF). LayerNorms, biases, convolutions and small tensors stay f32.
+    /// q8_0, q6_k or q4_k (GGUF). LayerNorms, biases, convolutions and small tensors stay f32.
     #[arg(long, required_unless_present = "report")]
     pub to: Option<String>,
     /// Another format for the feed-forward linears (e.g. `--to q8_0 --ffn q4_k`).

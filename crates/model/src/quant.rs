@@ -32,19 +32,23 @@ pub enum Format {
     /// (4.5 bits per weight); rows whose length is not a multiple of 256 fall back to `Q4_0`
     /// (blocks of 32, 4.5 bits).
     Q4K,
+    /// GGML `Q6_K`: super-blocks of 256 6-bit values with 8-bit sub-block scales (6.5625 bits
+    /// per weight); rows whose length is not a multiple of 256 fall back to `Q8_0`.
+    Q6K,
 }
 
 impl Format {
     /// Every format, in the order of the report.
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 6] = [
         Format::F32,
         Format::F16,
         Format::Bf16,
         Format::Q8_0,
+        Format::Q6K,
         Format::Q4K,
     ];
 
-    /// The format's name as written by users: `f32`, `f16`, `bf16`, `q8_0`, `q4_k`.
+    /// The format's name as written by users: `f32`, `f16`, `bf16`, `q8_0`, `q6_k`, `q4_k`.
     pub fn name(self) -> &'static str {
         match self {
             Format::F32 => "f32",
@@ -52,6 +56,7 @@ impl Format {
             Format::Bf16 => "bf16",
             Format::Q8_0 => "q8_0",
             Format::Q4K => "q4_k",
+            Format::Q6K => "q6_k",
         }
     }
 
@@ -64,7 +69,7 @@ impl Format {
     }
 
     fn is_block(self) -> bool {
-        matches!(self, Format::Q8_0 | Format::Q4K)
+        matches!(self, Format::Q8_0 | Format::Q6K | Format::Q4K)
     }
 }
 
@@ -146,8 +151,10 @@ impl Recipe {
             Format::Q8_0 if cols % 32 == 0 => StoredType::Block(GgmlDType::Q8_0),
             Format::Q4K if cols % 256 == 0 => StoredType::Block(GgmlDType::Q4K),
             Format::Q4K if cols % 32 == 0 => StoredType::Block(GgmlDType::Q4_0),
+            Format::Q6K if cols % 256 == 0 => StoredType::Block(GgmlDType::Q6K),
+            Format::Q6K if cols % 32 == 0 => StoredType::Block(GgmlDType::Q8_0),
             // Rows that split into no blocks: half precision.
-            Format::Q8_0 | Format::Q4K => StoredType::Plain(Dtype::F16),
+            Format::Q8_0 | Format::Q4K | Format::Q6K => StoredType::Plain(Dtype::F16),
         }
     }
 }
@@ -194,8 +201,8 @@ fn role(name: &str, shape: &[usize]) -> Role {
 /// Why weights could not be converted.
 #[derive(Debug, thiserror::Error)]
 pub enum QuantError {
-    /// A format name that is not one of `f32`, `f16`, `bf16`, `q8_0`, `q4_k`.
-    #[error("unknown format `{0}` (f32, f16, bf16, q8_0 or q4_k)")]
+    /// A format name that is not one of `f32`, `f16`, `bf16`, `q8_0`, `q6_k`, `q4_k`.
+    #[error("unknown format `{0}` (f32, f16, bf16, q8_0, q6_k or q4_k)")]
     UnknownFormat(String),
     /// The input weights could not be read.
     #[error(transparent)]
@@ -564,6 +571,7 @@ fn ggml_code(g: GgmlDType) -> std::io::Result<u32> {
         GgmlDType::Q4_0 => 2,
         GgmlDType::Q8_0 => 8,
         GgmlDType::Q4K => 12,
+        GgmlDType::Q6K => 14,
         GgmlDType::BF16 => 30,
         other => return Err(std::io::Error::other(format!("{other:?} is not written"))),
     })

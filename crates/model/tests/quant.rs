@@ -133,6 +133,7 @@ fn tiny_bound(format: Format, modality: &str) -> f64 {
         (Format::Bf16, _) => 0.999_9,
         (Format::Q8_0, _) => 0.999_9,
         (Format::Q4K, _) => 0.99,
+        (Format::Q6K, _) => 0.999,
         (Format::F32, _) => 1.0,
     }
 }
@@ -180,7 +181,7 @@ fn every_format_loads_and_stays_close_to_f32_on_the_tiny_model() {
             Format::Q8_0 => StoredType::Block(candle_core::quantized::GgmlDType::Q8_0),
             // Rows of 32: too short for Q4_K's 256-wide super-blocks.
             Format::Q4K => StoredType::Block(candle_core::quantized::GgmlDType::Q4_0),
-            Format::F32 => unreachable!(),
+            Format::F32 | Format::Q6K => unreachable!(),
         };
         assert_eq!(table, want);
         // LayerNorms and biases stay f32.
@@ -273,7 +274,7 @@ fn converting_a_quantised_file_again_is_refused() {
     assert!(!tmp.path().join("again.gguf").exists());
     assert_eq!(
         Format::parse("q5_k").unwrap_err().to_string(),
-        "unknown format `q5_k` (f32, f16, bf16, q8_0 or q4_k)"
+        "unknown format `q5_k` (f32, f16, bf16, q8_0, q6_k or q4_k)"
     );
 }
 
@@ -407,6 +408,8 @@ fn minilm_sentence_vectors_stay_close_to_f32() {
         (Recipe::uniform(Format::Q4K), 0.95),             // 0.969411
         (q(Format::Q8_0, Some(Format::Q4K), None), 0.97), // 0.982251
         (q(Format::Q4K, None, Some(Format::Q8_0)), 0.95), // 0.971440
+        (Recipe::uniform(Format::Q6K), 0.998),            // 0.999545; quantised forward 0.999144
+        (q(Format::Q4K, Some(Format::Q6K), None), 0.97),  // 0.985560
     ] {
         let format = recipe.name();
         let tmp = tempfile::tempdir().unwrap();
