@@ -77,7 +77,7 @@ enum Command {
     Convert(convert::ConvertArgs),
     /// Convert a release .pth checkpoint to .safetensors.
     ConvertWeights(models::ConvertWeightsArgs),
-    /// Write a half-precision (f16, bf16) or quantised (q8_0, q4_k; GGUF) copy of a model
+    /// Write a half-precision (f16, bf16) or quantised (q8_0, q6_k, q4_k; GGUF) copy of a model
     /// directory, or (--report) measure every format's fidelity and speed against f32.
     Quantize(quantize::QuantizeArgs),
     /// Download a released checkpoint and the XLM-R tokenizer (or MERT) into the model cache.

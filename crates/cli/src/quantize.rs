@@ -15,7 +15,8 @@ use crate::Ctx;
 #[derive(Debug, clap::Args)]
 pub struct QuantizeArgs {
     /// Format of the linear weights and the word-embedding table: f16, bf16 (safetensors),
-    /// q8_0, q6_k or q4_k (GGUF). LayerNorms, biases, convolutions and small tensors stay f32.
+    /// q8_0, q6_k or q4_k (GGUF). LayerNorms, biases, convolutions and position tables stay
+    /// f32.
     #[arg(long, required_unless_present = "report")]
     pub to: Option<String>,
     /// Another format for the feed-forward linears (e.g. `--to q8_0 --ffn q4_k`).
@@ -78,10 +79,16 @@ pub fn run(ctx: &Ctx, a: &QuantizeArgs) -> Result<bool> {
         let recipes = match recipe {
             Some(r) => vec![r],
             None => {
-                let mut all: Vec<Recipe> = [Format::F16, Format::Bf16, Format::Q8_0, Format::Q4K]
-                    .into_iter()
-                    .map(Recipe::uniform)
-                    .collect();
+                let mut all: Vec<Recipe> = [
+                    Format::F16,
+                    Format::Bf16,
+                    Format::Q8_0,
+                    Format::Q6K,
+                    Format::Q4K,
+                ]
+                .into_iter()
+                .map(Recipe::uniform)
+                .collect();
                 all.push(Recipe {
                     base: Format::Q8_0,
                     ffn: Some(Format::Q4K),

@@ -195,7 +195,7 @@ fn the_report_prints_every_format_and_modality() {
         "--".as_ref(),
         model.as_os_str(),
     ]));
-    for format in ["f16", "bf16", "q8_0", "q4_k", "q8_0-ffn-q4_k"] {
+    for format in ["f16", "bf16", "q8_0", "q6_k", "q4_k", "q8_0-ffn-q4_k"] {
         for modality in ["text", "symbolic", "audio"] {
             let row = out
                 .lines()
