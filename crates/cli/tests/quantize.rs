@@ -162,6 +162,9 @@ fn bad_arguments_and_outputs_are_refused() {
     // Quantising a quantised model again.
     let q = tmp.path().join("q");
     ok(quantize(&model, "q8_0", &q));
+    // `info` shows the recipe.
+    let info = ok(run(&["info".as_ref(), "--model".as_ref(), q.as_os_str()]));
+    assert!(info.contains("clamp3.recipe: q8_0"), "{info}");
     let e = err(quantize(&q, "q4_k", &tmp.path().join("qq")));
     assert!(e.contains("already quantised"), "{e}");
     // A truncated GGUF in a model directory: embedding names the file.
