@@ -12,6 +12,7 @@ mod loading;
 mod models;
 mod probe;
 mod progress;
+mod quantize;
 mod report;
 mod serve;
 mod train;
@@ -76,6 +77,9 @@ enum Command {
     Convert(convert::ConvertArgs),
     /// Convert a release .pth checkpoint to .safetensors.
     ConvertWeights(models::ConvertWeightsArgs),
+    /// Write a half-precision (f16, bf16) or quantised (q8_0, q6_k, q4_k; GGUF) copy of a model
+    /// directory, or (--report) measure every format's fidelity and speed against f32.
+    Quantize(quantize::QuantizeArgs),
     /// Download a released checkpoint and the XLM-R tokenizer (or MERT) into the model cache.
     Download(models::DownloadArgs),
     /// Show a model's configuration and checkpoint entries.
@@ -119,6 +123,7 @@ fn main() -> ExitCode {
         Command::Features(a) => features::run(&ctx, a),
         Command::Convert(a) => convert::run(a),
         Command::ConvertWeights(a) => models::convert_weights(a).map(|()| true),
+        Command::Quantize(a) => quantize::run(&ctx, a),
         Command::Download(a) => models::download(a).map(|()| true),
         Command::Info(a) => models::info(a).map(|()| true),
         Command::Serve(a) => serve::run(&ctx, a),

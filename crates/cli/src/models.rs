@@ -122,5 +122,9 @@ pub fn info(a: &InfoArgs) -> Result<()> {
     for (k, v) in w.checkpoint_info() {
         println!("{k}: {v}");
     }
+    // A quantised model (GGUF): its recipe and the fingerprint of the weights it came from.
+    for (k, v) in w.metadata() {
+        println!("{k}: {v}");
+    }
     Ok(())
 }

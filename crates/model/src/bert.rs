@@ -89,6 +89,52 @@ pub(crate) fn linear(i: usize, o: usize, vb: VarBuilder) -> Result<Linear> {
     Ok(Linear::new(wt.t()?, lin.bias().cloned()))
 }
 
+/// A transformer layer's linear: candle's (f32, or trainable) or, for a model loaded from
+/// block-quantised weights for inference on the CPU, candle's quantised product (`QMatMul`:
+/// Q8_0/Q4_K weights times activations quantised on the fly).
+#[derive(Debug, Clone)]
+pub(crate) enum Dense {
+    /// An ordinary linear layer (see [`linear`]).
+    Plain(Linear),
+    /// Quantised weight `[out, in]` and f32 bias `[out]`.
+    Quantized {
+        weight: std::sync::Arc<candle_core::quantized::QMatMul>,
+        bias: Tensor,
+    },
+}
+
+impl Module for Dense {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Dense::Plain(l) => l.forward(x),
+            Dense::Quantized { weight, bias } => {
+                weight.forward(&x.contiguous()?)?.broadcast_add(bias)
+            }
+        }
+    }
+}
+
+/// A transformer layer's linear: quantised when the weights being loaded store it in GGML
+/// blocks (inside [`crate::quant::QuantizedLoad`]) and [`crate::quant::quantized_matmul`] is
+/// on, else [`linear`] (dequantised to f32).
+pub(crate) fn layer_linear(i: usize, o: usize, vb: VarBuilder) -> Result<Dense> {
+    let name = format!("{}.weight", vb.prefix());
+    let q = if crate::quant::quantized_matmul() {
+        crate::quant::scoped_block_tensor(&name, &[o, i])?
+    } else {
+        None
+    };
+    if let Some(q) = q {
+        let bias = vb.get(o, "bias")?;
+        let weight = candle_core::quantized::QMatMul::from_qtensor(q)?;
+        return Ok(Dense::Quantized {
+            weight: std::sync::Arc::new(weight),
+            bias,
+        });
+    }
+    Ok(Dense::Plain(linear(i, o, vb)?))
+}
+
 /// A linear layer's weight for the kernels: the contiguous tensor and whether it is stored
 /// `[in, out]` (see [`linear`]).
 pub(crate) fn kernel_weight(lin: &Linear) -> Option<(Tensor, bool)> {
@@ -103,10 +149,10 @@ pub(crate) fn kernel_weight(lin: &Linear) -> Option<(Tensor, bool)> {
 /// Multi-head self-attention followed by the output projection, residual and LayerNorm.
 #[derive(Debug, Clone)]
 struct Attention {
-    query: Linear,
-    key: Linear,
-    value: Linear,
-    output: Linear,
+    query: Dense,
+    key: Dense,
+    value: Dense,
+    output: Dense,
     norm: LayerNorm,
     heads: usize,
     head_dim: usize,
@@ -121,10 +167,10 @@ impl Attention {
         let s = vb.pp("self");
         let o = vb.pp("output");
         Ok(Attention {
-            query: linear(h, h, s.pp("query"))?,
-            key: linear(h, h, s.pp("key"))?,
-            value: linear(h, h, s.pp("value"))?,
-            output: linear(h, h, o.pp("dense"))?,
+            query: layer_linear(h, h, s.pp("query"))?,
+            key: layer_linear(h, h, s.pp("key"))?,
+            value: layer_linear(h, h, s.pp("value"))?,
+            output: layer_linear(h, h, o.pp("dense"))?,
             norm: LayerNorm::load(h, c.layer_norm_eps, o.pp("LayerNorm"))?,
             heads: c.num_attention_heads,
             head_dim: h / c.num_attention_heads,
@@ -174,8 +220,8 @@ impl Attention {
 #[derive(Debug, Clone)]
 struct Layer {
     attention: Attention,
-    intermediate: Linear,
-    output: Linear,
+    intermediate: Dense,
+    output: Dense,
     norm: LayerNorm,
     index: usize,
     hidden_p: f64,
@@ -185,12 +231,12 @@ impl Layer {
     fn load(c: &BertConfig, index: usize, vb: VarBuilder) -> Result<Self> {
         Ok(Layer {
             attention: Attention::load(c, index, vb.pp("attention"))?,
-            intermediate: linear(
+            intermediate: layer_linear(
                 c.hidden_size,
                 c.intermediate_size,
                 vb.pp("intermediate.dense"),
             )?,
-            output: linear(c.intermediate_size, c.hidden_size, vb.pp("output.dense"))?,
+            output: layer_linear(c.intermediate_size, c.hidden_size, vb.pp("output.dense"))?,
             norm: LayerNorm::load(c.hidden_size, c.layer_norm_eps, vb.pp("output.LayerNorm"))?,
             index,
             hidden_p: c.hidden_dropout_prob,
@@ -227,39 +273,60 @@ impl Layer {
 /// A post-LN layer's parameters as candle tensors (`query`, `key`, `value`, attention
 /// output, intermediate, output; the two LayerNorms), for [`run_kernel_layers`].
 pub(crate) struct KernelLayer<'t> {
-    pub(crate) linears: [&'t Linear; 6],
+    pub(crate) linears: [&'t Dense; 6],
     pub(crate) norms: [&'t LayerNorm; 2],
 }
 
-impl KernelLayer<'_> {
-    /// The tensors in [`Self::view`]'s order and which weights are stored `[in, out]`, when
-    /// every one can feed the kernels.
-    fn tensors(&self) -> Option<(Vec<Tensor>, [bool; 6])> {
+/// How a kernel layer's linear is stored: f32 (`[in, out]` when `transposed`) or quantised.
+#[derive(Clone, Copy)]
+enum KernelWeight<'t> {
+    F32 { transposed: bool },
+    Quantized(&'t candle_core::quantized::QMatMul),
+}
+
+impl<'t> KernelLayer<'t> {
+    /// The tensors in [`Self::view`]'s order (a quantised linear's place for the weight holds
+    /// its bias again) and how each weight is stored, when every one can feed the kernels.
+    fn tensors(&self) -> Option<(Vec<Tensor>, [KernelWeight<'t>; 6])> {
         let mut all = Vec::with_capacity(16);
-        let mut transposed = [false; 6];
+        let mut kinds = [KernelWeight::F32 { transposed: false }; 6];
         for (i, lin) in self.linears.iter().enumerate() {
-            let (w, t) = kernel_weight(lin)?;
-            all.push(w);
-            all.push(lin.bias()?.clone());
-            transposed[i] = t;
+            match lin {
+                Dense::Plain(lin) => {
+                    let (w, t) = kernel_weight(lin)?;
+                    all.push(w);
+                    all.push(lin.bias()?.clone());
+                    kinds[i] = KernelWeight::F32 { transposed: t };
+                }
+                Dense::Quantized { weight, bias } => {
+                    all.push(bias.clone());
+                    all.push(bias.clone());
+                    kinds[i] = KernelWeight::Quantized(weight);
+                }
+            }
         }
         for n in self.norms {
             all.push(n.weight.clone());
             all.push(n.bias.clone());
         }
-        all.iter().all(kernels::usable).then_some((all, transposed))
+        all.iter().all(kernels::usable).then_some((all, kinds))
     }
 
     /// The kernels' view of the values locked in `g` (from [`Self::tensors`]).
     fn view<'a>(
         &self,
         g: &'a [kernels::TensorRead<'a>],
-        transposed: [bool; 6],
+        kinds: [KernelWeight<'a>; 6],
     ) -> kernels::encoder::LayerRef<'a> {
-        use kernels::encoder::{LayerRef, LinearRef, NormRef};
+        use kernels::encoder::{LayerRef, LinearRef, NormRef, WeightRef};
         let lin = |i: usize| LinearRef {
-            weight: g[2 * i].slice(),
-            transposed: transposed[i],
+            weight: match kinds[i] {
+                KernelWeight::F32 { transposed } => WeightRef::F32 {
+                    data: g[2 * i].slice(),
+                    transposed,
+                },
+                KernelWeight::Quantized(q) => WeightRef::Quantized(q),
+            },
             bias: g[2 * i + 1].slice(),
         };
         let norm = |i: usize| NormRef {
@@ -306,8 +373,8 @@ pub(crate) fn run_kernel_layers(
         })
         .collect::<Result<Vec<_>>>()?;
     let mut ws = kernels::encoder::Workspace::new();
-    for ((layer, g), (_, transposed)) in layers.iter().zip(&guards).zip(&tensors) {
-        kernels::encoder::layer_forward(&mut x, shape, bias, &layer.view(g, *transposed), &mut ws);
+    for ((layer, g), (_, kinds)) in layers.iter().zip(&guards).zip(&tensors) {
+        kernels::encoder::layer_forward(&mut x, shape, bias, &layer.view(g, *kinds), &mut ws)?;
         on_state(&x);
     }
     Ok(Some(x))
@@ -333,11 +400,36 @@ fn positions_on_device(ids: &Tensor, pad: u32) -> Result<Tensor> {
     pos.to_dtype(DType::U32)
 }
 
+/// The word-embedding table: f32, or GGML blocks (or half-precision values) of which a lookup
+/// converts only the rows it reads (a quantised or half model's XLM-R vocabulary, 250k rows).
+#[derive(Debug, Clone)]
+enum WordTable {
+    F32(Tensor),
+    Quantized(std::sync::Arc<candle_core::quantized::QTensor>),
+}
+
+impl WordTable {
+    fn dims(&self) -> Result<(usize, usize)> {
+        match self {
+            WordTable::F32(t) => t.dims2(),
+            WordTable::Quantized(q) => q.shape().dims2(),
+        }
+    }
+
+    /// Rows `ids` (flat u32, each checked below the vocabulary size) as `[n, hidden]`.
+    fn lookup(&self, ids: &Tensor) -> Result<Tensor> {
+        match self {
+            WordTable::F32(t) => t.index_select(ids, 0),
+            WordTable::Quantized(q) => q.embedding(ids)?.to_device(ids.device()),
+        }
+    }
+}
+
 /// Embedding layer: (input + token-type row 0) + position, then LayerNorm, in transformers'
 /// order of additions.
 #[derive(Debug, Clone)]
 pub struct Embeddings {
-    word: Option<Tensor>,
+    word: Option<WordTable>,
     position: Tensor,
     token_type: Tensor,
     norm: LayerNorm,
@@ -353,10 +445,18 @@ impl Embeddings {
         with_words: bool,
         vb: VarBuilder,
     ) -> Result<Self> {
-        let word = if with_words {
-            Some(vb.get((c.vocab_size, c.hidden_size), "word_embeddings.weight")?)
-        } else {
+        let word = if !with_words {
             None
+        } else if let Some(q) = crate::quant::scoped_table(
+            &format!("{}.word_embeddings.weight", vb.prefix()),
+            &[c.vocab_size, c.hidden_size],
+        )? {
+            Some(WordTable::Quantized(std::sync::Arc::new(q)))
+        } else {
+            Some(WordTable::F32(vb.get(
+                (c.vocab_size, c.hidden_size),
+                "word_embeddings.weight",
+            )?))
         };
         let position = vb.get(
             (c.max_position_embeddings, c.hidden_size),
@@ -472,15 +572,14 @@ impl Embeddings {
             candle_core::bail!("this encoder has no word embeddings")
         };
         let (b, l) = ids.dims2()?;
-        let vocab = word.dim(0)? as u32;
+        let (vocab, hidden) = word.dims()?;
+        let vocab = vocab as u32;
         if (!checked || ids.device().is_cpu())
             && ids.flatten_all()?.max(0)?.to_scalar::<u32>()? >= vocab
         {
             candle_core::bail!("token id out of range for a vocabulary of {vocab}");
         }
-        let x = word
-            .index_select(&ids.flatten_all()?, 0)?
-            .reshape((b, l, word.dim(1)?))?;
+        let x = word.lookup(&ids.flatten_all()?)?.reshape((b, l, hidden))?;
         let pos = self.position_ids(ids)?;
         if let Positions::FromIds { pad } = self.positions {
             // Positions run to at most pad + L: only a sequence that long needs the check.

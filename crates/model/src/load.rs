@@ -28,7 +28,7 @@ pub enum ModelError {
         msg: String,
     },
     /// No weights file in the model directory.
-    #[error("{}: no weights found (expected a .safetensors or .pth file)", dir.display())]
+    #[error("{}: no weights found (expected a .safetensors, .gguf or .pth file)", dir.display())]
     NoWeights {
         /// The directory.
         dir: PathBuf,
@@ -64,10 +64,14 @@ pub struct ModelFiles {
 
 impl ModelFiles {
     /// Finds the files of a model given its directory or its weights file. In a directory the
-    /// weights are `model.safetensors`, else the only `.safetensors`, else the only `.pth`.
+    /// weights are `model.safetensors`, else `model.gguf` (a quantised model), else the only
+    /// `.safetensors`, else the only `.gguf`, else the only `.pth`.
     pub fn locate(path: &Path) -> Result<Self, ModelError> {
-        let (dir, weights) =
-            locate_weights(path, &["model.safetensors"], &[&["safetensors"], &["pth"]])?;
+        let (dir, weights) = locate_weights(
+            path,
+            &["model.safetensors", "model.gguf"],
+            &[&["safetensors"], &["gguf"], &["pth"]],
+        )?;
         let config = read_config(&dir, Clamp3Config::from_json)?.unwrap_or_default();
         let tok = dir.join("tokenizer.json");
         Ok(ModelFiles {
@@ -93,8 +97,65 @@ pub fn load_model(
     parts: Parts,
     device: &Device,
 ) -> Result<Clamp3Model, ModelError> {
-    let vb = candle_nn::VarBuilder::from_backend(Box::new(weights), DType::F32, device.clone());
+    let (vb, _scope) = var_builder(weights, device);
     Clamp3Model::load(config, parts, vb).map_err(unwrap_weights_error)
+}
+
+/// A `VarBuilder` over `weights` and, for CPU inference from block-quantised or half-precision
+/// weights, the scope in which the encoders keep those blocks ([`crate::quant::QuantizedLoad`]).
+fn var_builder(
+    weights: Weights,
+    device: &Device,
+) -> (
+    candle_nn::VarBuilder<'static>,
+    Option<crate::quant::QuantizedLoad>,
+) {
+    let weights = std::sync::Arc::new(weights);
+    use crate::weights::Dtype;
+    let quantized = device.is_cpu()
+        && weights.names().iter().any(|n| {
+            matches!(
+                weights.stored_type(n),
+                Some(crate::StoredType::Block(_))
+                    | Some(crate::StoredType::Plain(Dtype::F16 | Dtype::BF16))
+            )
+        });
+    let scope = quantized.then(|| crate::quant::QuantizedLoad::enter(weights.clone()));
+    let vb = candle_nn::VarBuilder::from_backend(
+        Box::new(SharedWeights(weights)),
+        DType::F32,
+        device.clone(),
+    );
+    (vb, scope)
+}
+
+/// [`Weights`] shared between the `VarBuilder` and a [`crate::quant::QuantizedLoad`].
+struct SharedWeights(std::sync::Arc<Weights>);
+
+impl candle_nn::var_builder::SimpleBackend for SharedWeights {
+    fn get(
+        &self,
+        s: candle_core::Shape,
+        name: &str,
+        h: candle_nn::Init,
+        dtype: DType,
+        dev: &Device,
+    ) -> candle_core::Result<candle_core::Tensor> {
+        self.0.get(s, name, h, dtype, dev)
+    }
+
+    fn get_unchecked(
+        &self,
+        name: &str,
+        dtype: DType,
+        dev: &Device,
+    ) -> candle_core::Result<candle_core::Tensor> {
+        self.0.get_unchecked(name, dtype, dev)
+    }
+
+    fn contains_tensor(&self, name: &str) -> bool {
+        self.0.contains_tensor(name)
+    }
 }
 
 /// Recovers a [`WeightsError`] wrapped by candle, so callers see the key and shapes.
@@ -186,7 +247,8 @@ fn read_config<T>(
 }
 
 /// The files of a MERT model: `config.json` (optional; MERT-v1-95M defaults) and weights
-/// (`model.safetensors`, else `pytorch_model.bin`, else the only `.safetensors`/`.bin`/`.pth`).
+/// (`model.safetensors`, else `model.gguf`, else `pytorch_model.bin`, else the only
+/// `.safetensors`/`.gguf`/`.bin`/`.pth`).
 #[derive(Debug, Clone)]
 pub struct MertFiles {
     /// Directory holding the files.
@@ -202,8 +264,8 @@ impl MertFiles {
     pub fn locate(path: &Path) -> Result<Self, ModelError> {
         let (dir, weights) = locate_weights(
             path,
-            &["model.safetensors", "pytorch_model.bin"],
-            &[&["safetensors", "bin", "pth"]],
+            &["model.safetensors", "model.gguf", "pytorch_model.bin"],
+            &[&["safetensors", "gguf", "bin", "pth"]],
         )?;
         let config = read_config(&dir, crate::mert::MertConfig::from_json)?.unwrap_or_default();
         Ok(MertFiles {
@@ -216,7 +278,7 @@ impl MertFiles {
     /// Loads the model on `device`.
     pub fn load(&self, device: &Device) -> Result<crate::mert::Mert, ModelError> {
         let weights = Weights::open(&self.weights)?;
-        let vb = candle_nn::VarBuilder::from_backend(Box::new(weights), DType::F32, device.clone());
+        let (vb, _scope) = var_builder(weights, device);
         crate::mert::Mert::load(&self.config, vb).map_err(unwrap_weights_error)
     }
 }

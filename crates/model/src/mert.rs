@@ -9,7 +9,9 @@ use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::{Linear, VarBuilder};
 use serde::{Deserialize, Serialize};
 
-use crate::bert::{kernel_weight, linear, run_kernel_layers, KernelLayer, LayerNorm};
+use crate::bert::{
+    kernel_weight, layer_linear, linear, run_kernel_layers, Dense, KernelLayer, LayerNorm,
+};
 use crate::kernels::pool::Buffer;
 use crate::kernels::{self, TensorRead};
 use crate::ops;
@@ -173,13 +175,13 @@ struct PosConv {
 
 #[derive(Debug, Clone)]
 struct EncoderLayer {
-    q: Linear,
-    k: Linear,
-    v: Linear,
-    out: Linear,
+    q: Dense,
+    k: Dense,
+    v: Dense,
+    out: Dense,
     norm: LayerNorm,
-    ff_in: Linear,
-    ff_out: Linear,
+    ff_in: Dense,
+    ff_out: Dense,
     final_norm: LayerNorm,
     heads: usize,
 }
@@ -189,17 +191,17 @@ impl EncoderLayer {
         let h = c.hidden_size;
         let a = vb.pp("attention");
         Ok(EncoderLayer {
-            q: linear(h, h, a.pp("q_proj"))?,
-            k: linear(h, h, a.pp("k_proj"))?,
-            v: linear(h, h, a.pp("v_proj"))?,
-            out: linear(h, h, a.pp("out_proj"))?,
+            q: layer_linear(h, h, a.pp("q_proj"))?,
+            k: layer_linear(h, h, a.pp("k_proj"))?,
+            v: layer_linear(h, h, a.pp("v_proj"))?,
+            out: layer_linear(h, h, a.pp("out_proj"))?,
             norm: LayerNorm::load(h, c.layer_norm_eps, vb.pp("layer_norm"))?,
-            ff_in: linear(
+            ff_in: layer_linear(
                 h,
                 c.intermediate_size,
                 vb.pp("feed_forward.intermediate_dense"),
             )?,
-            ff_out: linear(c.intermediate_size, h, vb.pp("feed_forward.output_dense"))?,
+            ff_out: layer_linear(c.intermediate_size, h, vb.pp("feed_forward.output_dense"))?,
             final_norm: LayerNorm::load(h, c.layer_norm_eps, vb.pp("final_layer_norm"))?,
             heads: c.num_attention_heads,
         })
@@ -498,15 +500,17 @@ impl Mert {
                 None => false,
             };
             kernels::encoder::LinearRef {
-                weight: pw.slice(),
-                transposed,
+                weight: kernels::encoder::WeightRef::F32 {
+                    data: pw.slice(),
+                    transposed,
+                },
                 bias: &[],
             }
             .product(
                 kernels::gemm::MatMut::rows(proj, t, h),
                 accumulate,
                 kernels::gemm::MatRef::rows(feat, t, c_in),
-            );
+            )?;
             // Positional convolution: x + GELU(conv(x) + bias), then the encoder LayerNorm.
             let p = &self.pos_conv;
             let pos = next.get(t * h);

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Shape, Tensor};
 use memmap2::Mmap;
 
+use candle_core::quantized::GgmlDType;
 use clamp3_pth::{PthError, TensorRef, TorchArchive};
 
 /// Why weights could not be loaded.
@@ -76,6 +77,25 @@ pub enum WeightsError {
 /// Element types of stored tensors.
 pub use clamp3_pth::Dtype;
 
+/// How a tensor is stored: plain elements, or GGML blocks (a quantised GGUF tensor, see
+/// [`crate::quant`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredType {
+    /// One element after another, of this type.
+    Plain(Dtype),
+    /// GGML quantisation blocks (`Q8_0`, `Q4K`, ...) along the last axis.
+    Block(GgmlDType),
+}
+
+impl std::fmt::Display for StoredType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoredType::Plain(d) => write!(f, "{d:?}"),
+            StoredType::Block(g) => write!(f, "{g:?}"),
+        }
+    }
+}
+
 trait SafetensorsDtype: Sized {
     fn from_safetensors(d: safetensors::Dtype) -> Option<Self>;
     fn to_safetensors(self) -> safetensors::Dtype;
@@ -122,7 +142,18 @@ struct StInfo {
     range: (usize, usize),
 }
 
+struct GgufInfo {
+    stored: StoredType,
+    shape: Vec<usize>,
+    range: (usize, usize),
+}
+
 enum Source {
+    Gguf {
+        mmap: Mmap,
+        tensors: BTreeMap<String, GgufInfo>,
+        metadata: Vec<(String, String)>,
+    },
     Pth {
         archive: TorchArchive,
         tensors: BTreeMap<String, TensorRef>,
@@ -149,7 +180,7 @@ impl std::fmt::Debug for Weights {
 }
 
 impl Weights {
-    /// Opens a `.pth`/`.bin` (torch zip) or `.safetensors` file, told apart by content.
+    /// Opens a `.pth`/`.bin` (torch zip), `.safetensors` or `.gguf` file, told apart by content.
     ///
     /// For torch files the state dict is the `model` entry when there is one (the CLaMP 3
     /// release layout; optimizer and other entries are ignored), else `state_dict`, else the
@@ -172,6 +203,9 @@ impl Weights {
                     msg: "file is too short to be a checkpoint".into(),
                 });
             }
+        }
+        if &head == b"GGUF" {
+            return Self::open_gguf(path);
         }
         if &head == b"PK\x03\x04" {
             let archive = TorchArchive::open(path)?;
@@ -227,6 +261,94 @@ impl Weights {
         })
     }
 
+    fn open_gguf(path: &Path) -> Result<Self, WeightsError> {
+        let invalid = |msg: String| WeightsError::Invalid {
+            path: path.to_path_buf(),
+            msg,
+        };
+        let file = File::open(path).map_err(|e| WeightsError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        // SAFETY: read-only mapping; the file must not be truncated while in use.
+        let mmap = unsafe { Mmap::map(&file) }.map_err(|e| WeightsError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        let content =
+            candle_core::quantized::gguf_file::Content::read(&mut std::io::Cursor::new(&mmap[..]))
+                .map_err(|e| invalid(format!("not a valid GGUF file ({e})")))?;
+        let base = usize::try_from(content.tensor_data_offset)
+            .map_err(|_| invalid("GGUF data offset out of range".into()))?;
+        let mut tensors = BTreeMap::new();
+        for (name, info) in &content.tensor_infos {
+            let shape = info.shape.dims().to_vec();
+            let numel = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+            let block = info.ggml_dtype.block_size();
+            let (stored, size) = match (numel, info.ggml_dtype) {
+                (None, _) => {
+                    return Err(invalid(format!(
+                        "tensor `{name}`: shape {shape:?} overflows"
+                    )))
+                }
+                (Some(n), GgmlDType::F32) => (StoredType::Plain(Dtype::F32), n.checked_mul(4)),
+                (Some(n), GgmlDType::F16) => (StoredType::Plain(Dtype::F16), n.checked_mul(2)),
+                (Some(n), GgmlDType::BF16) => (StoredType::Plain(Dtype::BF16), n.checked_mul(2)),
+                (Some(n), g) => {
+                    if shape.last().is_none_or(|&c| c % block != 0) {
+                        return Err(invalid(format!(
+                            "tensor `{name}`: shape {shape:?} does not split into {g:?} blocks of {block}"
+                        )));
+                    }
+                    (StoredType::Block(g), (n / block).checked_mul(g.type_size()))
+                }
+            };
+            let start = usize::try_from(info.offset)
+                .ok()
+                .and_then(|o| base.checked_add(o));
+            let range = match (start, size) {
+                (Some(s), Some(n)) => s.checked_add(n).map(|e| (s, e)),
+                _ => None,
+            };
+            let range = match range {
+                Some(r) if r.1 <= mmap.len() => r,
+                _ => {
+                    return Err(invalid(format!(
+                        "tensor `{name}` lies outside the file (truncated?)"
+                    )))
+                }
+            };
+            tensors.insert(
+                name.clone(),
+                GgufInfo {
+                    stored,
+                    shape,
+                    range,
+                },
+            );
+        }
+        let mut metadata: Vec<(String, String)> = content
+            .metadata
+            .iter()
+            .filter_map(|(k, v)| match v {
+                candle_core::quantized::gguf_file::Value::String(s) => Some((k.clone(), s.clone())),
+                candle_core::quantized::gguf_file::Value::U32(n) => {
+                    Some((k.clone(), n.to_string()))
+                }
+                _ => None,
+            })
+            .collect();
+        metadata.sort();
+        Ok(Weights {
+            path: path.to_path_buf(),
+            source: Source::Gguf {
+                mmap,
+                tensors,
+                metadata,
+            },
+        })
+    }
+
     /// The file the weights come from.
     pub fn path(&self) -> &Path {
         &self.path
@@ -237,6 +359,7 @@ impl Weights {
         match &self.source {
             Source::Pth { tensors, .. } => tensors.len(),
             Source::Safetensors { tensors, .. } => tensors.len(),
+            Source::Gguf { tensors, .. } => tensors.len(),
         }
     }
 
@@ -250,6 +373,7 @@ impl Weights {
         match &self.source {
             Source::Pth { tensors, .. } => tensors.keys().map(String::as_str).collect(),
             Source::Safetensors { tensors, .. } => tensors.keys().map(String::as_str).collect(),
+            Source::Gguf { tensors, .. } => tensors.keys().map(String::as_str).collect(),
         }
     }
 
@@ -258,13 +382,39 @@ impl Weights {
         self.info(name).is_some()
     }
 
-    /// Element type and shape of a tensor.
+    /// Element type and shape of a tensor; a block-quantised tensor reports `F32`, the type it
+    /// loads as ([`Self::stored_type`] tells how it is stored).
     pub fn info(&self, name: &str) -> Option<(Dtype, &[usize])> {
+        self.stored(name).map(|(s, shape)| match s {
+            StoredType::Plain(d) => (d, shape),
+            StoredType::Block(_) => (Dtype::F32, shape),
+        })
+    }
+
+    /// How a tensor is stored in the file.
+    pub fn stored_type(&self, name: &str) -> Option<StoredType> {
+        self.stored(name).map(|(s, _)| s)
+    }
+
+    fn stored(&self, name: &str) -> Option<(StoredType, &[usize])> {
         match &self.source {
-            Source::Pth { tensors, .. } => tensors.get(name).map(|t| (t.dtype, t.shape.as_slice())),
-            Source::Safetensors { tensors, .. } => {
-                tensors.get(name).map(|t| (t.dtype, t.shape.as_slice()))
+            Source::Pth { tensors, .. } => tensors
+                .get(name)
+                .map(|t| (StoredType::Plain(t.dtype), t.shape.as_slice())),
+            Source::Safetensors { tensors, .. } => tensors
+                .get(name)
+                .map(|t| (StoredType::Plain(t.dtype), t.shape.as_slice())),
+            Source::Gguf { tensors, .. } => {
+                tensors.get(name).map(|t| (t.stored, t.shape.as_slice()))
             }
+        }
+    }
+
+    /// The string and integer metadata of a GGUF file, sorted by key (empty for other formats).
+    pub fn metadata(&self) -> &[(String, String)] {
+        match &self.source {
+            Source::Gguf { metadata, .. } => metadata,
+            _ => &[],
         }
     }
 
@@ -292,11 +442,21 @@ impl Weights {
             .collect()
     }
 
-    fn raw(&self, name: &str) -> Result<(Dtype, &[usize], &[u8]), WeightsError> {
+    /// A tensor's stored type, shape and bytes (memory-mapped).
+    pub(crate) fn raw(&self, name: &str) -> Result<(StoredType, &[usize], &[u8]), WeightsError> {
         match &self.source {
+            Source::Gguf { mmap, tensors, .. } => {
+                let t = tensors.get(name).ok_or_else(|| self.missing(name))?;
+                // In bounds: checked when the file was opened.
+                Ok((t.stored, &t.shape, &mmap[t.range.0..t.range.1]))
+            }
             Source::Pth { archive, tensors } => {
                 let t = tensors.get(name).ok_or_else(|| self.missing(name))?;
-                Ok((t.dtype, &t.shape, archive.tensor_bytes(name, t)?))
+                Ok((
+                    StoredType::Plain(t.dtype),
+                    &t.shape,
+                    archive.tensor_bytes(name, t)?,
+                ))
             }
             Source::Safetensors { mmap, tensors } => {
                 let t = tensors.get(name).ok_or_else(|| self.missing(name))?;
@@ -305,14 +465,18 @@ impl Weights {
                     path: self.path.clone(),
                     msg: format!("tensor `{name}` lies outside the file (truncated?)"),
                 })?;
-                Ok((t.dtype, &t.shape, bytes))
+                Ok((StoredType::Plain(t.dtype), &t.shape, bytes))
             }
         }
     }
 
     /// Drops the mapped pages of tensor bytes already copied out (see `clamp3_pth::release_mapped`).
-    fn release(&self, bytes: &[u8]) {
+    pub(crate) fn release(&self, bytes: &[u8]) {
         match &self.source {
+            #[cfg(unix)]
+            Source::Gguf { mmap, .. } => clamp3_pth::release_mapped(mmap, bytes),
+            #[cfg(not(unix))]
+            Source::Gguf { .. } => {}
             Source::Pth { archive, .. } => archive.release(bytes),
             #[cfg(unix)]
             Source::Safetensors { mmap, .. } => clamp3_pth::release_mapped(mmap, bytes),
@@ -345,11 +509,20 @@ impl Weights {
                 found: shape.to_vec(),
             });
         }
-        let data = to_f32(bytes, dtype).ok_or_else(|| WeightsError::Dtype {
-            path: self.path.clone(),
-            key: name.to_string(),
-            dtype,
-        })?;
+        let data = match dtype {
+            StoredType::Plain(dtype) => {
+                to_f32(bytes, dtype).ok_or_else(|| WeightsError::Dtype {
+                    path: self.path.clone(),
+                    key: name.to_string(),
+                    dtype,
+                })?
+            }
+            StoredType::Block(g) => crate::quant::dequantize(bytes, g, shape.iter().product())
+                .map_err(|e| WeightsError::Invalid {
+                    path: self.path.clone(),
+                    msg: format!("tensor `{name}`: cannot dequantise {g:?} blocks ({e})"),
+                })?,
+        };
         self.release(bytes);
         Tensor::from_vec(data, shape, device).map_err(|e| WeightsError::Candle {
             key: name.to_string(),
@@ -369,7 +542,13 @@ impl Weights {
         let mut h = Sha256::new();
         for name in names {
             let (dtype, shape, bytes) = self.raw(name)?;
-            h.update(format!("{name}\0{dtype:?}\0{shape:?}\0{}\0", bytes.len()).as_bytes());
+            // Plain types keep the form every earlier id was computed with ("F32", ...);
+            // block types are named apart ("gguf:Q8_0").
+            let dtype = match dtype {
+                StoredType::Plain(d) => format!("{d:?}"),
+                StoredType::Block(g) => format!("gguf:{g:?}"),
+            };
+            h.update(format!("{name}\0{dtype}\0{shape:?}\0{}\0", bytes.len()).as_bytes());
             const EDGE: usize = 4096;
             const SLICE: usize = 256;
             if bytes.len() <= 2 * EDGE + 16 * SLICE {
@@ -398,6 +577,14 @@ impl Weights {
         let mut views = Vec::new();
         for name in self.names() {
             let (dtype, shape, bytes) = self.raw(name)?;
+            let StoredType::Plain(dtype) = dtype else {
+                return Err(WeightsError::Invalid {
+                    path: self.path.clone(),
+                    msg: format!(
+                        "tensor `{name}` is quantised ({dtype}); safetensors holds plain tensors only"
+                    ),
+                });
+            };
             views.push((
                 name.to_string(),
                 RawView {
@@ -448,7 +635,7 @@ impl safetensors::View for RawView<'_> {
 }
 
 /// Decodes little-endian floating-point bytes into f32 (None for non-float types).
-fn to_f32(bytes: &[u8], dtype: Dtype) -> Option<Vec<f32>> {
+pub(crate) fn to_f32(bytes: &[u8], dtype: Dtype) -> Option<Vec<f32>> {
     Some(match dtype {
         Dtype::F32 => bytes
             .chunks_exact(4)

@@ -18,34 +18,101 @@ use super::math::bias_gelu_rows;
 use super::norm::layer_norm_rows;
 use super::pool::Buffer;
 
+/// A linear layer's weight.
+#[derive(Debug, Clone, Copy)]
+pub enum WeightRef<'a> {
+    /// f32 values.
+    F32 {
+        /// Row-major `[out, in]` (PyTorch's layout), or `[in, out]` when `transposed`.
+        data: &'a [f32],
+        /// Whether `data` is stored `[in, out]`.
+        transposed: bool,
+    },
+    /// GGML blocks `[out, in]` multiplied by candle's quantised product (the activations are
+    /// quantised on the fly; `docs/quantize.md`).
+    Quantized(&'a candle_core::quantized::QMatMul),
+}
+
 /// A linear layer's weight and bias `[out]`.
 #[derive(Debug, Clone, Copy)]
 pub struct LinearRef<'a> {
-    /// Row-major `[out, in]` (PyTorch's layout), or `[in, out]` when `transposed`.
-    pub weight: &'a [f32],
-    /// Whether `weight` is stored `[in, out]`.
-    pub transposed: bool,
+    /// The weight.
+    pub weight: WeightRef<'a>,
     /// `[out]`.
     pub bias: &'a [f32],
 }
 
 impl LinearRef<'_> {
-    /// `out (+)= x · Wᵀ` for `x` `[rows, in]`.
-    pub fn product(&self, out: MatMut<'_>, accumulate: bool, x: MatRef<'_>) {
-        if self.transposed {
-            let (i, o) = (x.cols, out.cols);
-            matmul(
-                out,
-                accumulate,
-                x,
-                MatRef::rows(self.weight, i, o),
-                1.0,
-                Threads::Pool,
-            );
-        } else {
-            linear(out, accumulate, x, self.weight, Threads::Pool);
+    /// `out (+)= x · Wᵀ` for `x` `[rows, in]` (dense rows). Errors only from the quantised
+    /// product.
+    pub fn product(
+        &self,
+        out: MatMut<'_>,
+        accumulate: bool,
+        x: MatRef<'_>,
+    ) -> candle_core::Result<()> {
+        match self.weight {
+            WeightRef::F32 {
+                data,
+                transposed: true,
+            } => {
+                let (i, o) = (x.cols, out.cols);
+                matmul(
+                    out,
+                    accumulate,
+                    x,
+                    MatRef::rows(data, i, o),
+                    1.0,
+                    Threads::Pool,
+                );
+            }
+            WeightRef::F32 { data, .. } => linear(out, accumulate, x, data, Threads::Pool),
+            WeightRef::Quantized(q) => quantized_product(q, out, accumulate, x)?,
         }
+        Ok(())
     }
+}
+
+/// `out (+)= x · Wᵀ` through candle's quantised product: `x` goes in as a tensor (one copy of
+/// the activations, small beside the product) and the result is added into `out`'s rows.
+fn quantized_product(
+    q: &candle_core::quantized::QMatMul,
+    out: MatMut<'_>,
+    accumulate: bool,
+    x: MatRef<'_>,
+) -> candle_core::Result<()> {
+    use candle_core::Module;
+    assert!(
+        x.col_stride == 1 && x.row_stride == x.cols,
+        "quantised product: dense input rows"
+    );
+    let (rows, cols, n) = (x.rows, x.cols, out.cols);
+    let xs = &x.data[x.offset..x.offset + rows * cols];
+    let t = candle_core::Tensor::from_slice(xs, (rows, cols), &candle_core::Device::Cpu)?;
+    let y = q.forward(&t)?;
+    let y = crate::kernels::TensorRead::new(&y)?;
+    let y = y.slice();
+    let MatMut {
+        data,
+        offset,
+        row_stride,
+        ..
+    } = out;
+    data[offset..]
+        .par_chunks_mut(row_stride)
+        .zip(y.par_chunks(n))
+        .with_min_len(16)
+        .for_each(|(row, src)| {
+            let dst = &mut row[..n];
+            if accumulate {
+                for (d, &s) in dst.iter_mut().zip(src) {
+                    *d += s;
+                }
+            } else {
+                dst.copy_from_slice(src);
+            }
+        });
+    Ok(())
 }
 
 /// A LayerNorm's parameters.
@@ -120,22 +187,31 @@ fn prefill(dst: &mut [f32], width: usize, col: usize, bias: &[f32], add: Option<
 /// Runs one layer over `x` (`[batch·len, hidden]`, row-major) in place. `bias`: the
 /// additive attention mask `[batch, len]` (0 or `f32::MIN`), or `None` for no mask.
 ///
-/// Panics on sizes that disagree with `shape` (programming errors).
+/// Panics on sizes that disagree with `shape` (programming errors); errors only from a
+/// quantised product.
 pub fn layer_forward(
     x: &mut [f32],
     shape: AttentionShape,
     bias: Option<&[f32]>,
     p: &LayerRef<'_>,
     ws: &mut Workspace,
-) {
+) -> candle_core::Result<()> {
     let hidden = shape.hidden();
     let rows = shape.batch * shape.len;
     let inter_w = p.intermediate.bias.len();
     assert_eq!(x.len(), rows * hidden, "layer: input size");
+    let size = |w: WeightRef<'_>| match w {
+        WeightRef::F32 { data, .. } => data.len(),
+        WeightRef::Quantized(q) => match q {
+            candle_core::quantized::QMatMul::QTensor(t) => t.shape().elem_count(),
+            candle_core::quantized::QMatMul::Tensor(t)
+            | candle_core::quantized::QMatMul::TensorF16(t) => t.elem_count(),
+        },
+    };
     assert!(
-        p.query.weight.len() == hidden * hidden
-            && p.intermediate.weight.len() == inter_w * hidden
-            && p.feed_forward_output.weight.len() == hidden * inter_w,
+        size(p.query.weight) == hidden * hidden
+            && size(p.intermediate.weight) == inter_w * hidden
+            && size(p.feed_forward_output.weight) == hidden * inter_w,
         "layer: weight sizes"
     );
     let scale = 1.0 / (shape.head_dim as f32).sqrt();
@@ -148,7 +224,7 @@ pub fn layer_forward(
             MatMut::columns(qkv, rows, 3 * hidden, i * hidden, hidden),
             true,
             MatRef::rows(x, rows, hidden),
-        );
+        )?;
     }
     let ctx = ws.ctx.get(rows * hidden);
     attention(
@@ -172,7 +248,7 @@ pub fn layer_forward(
         MatMut::rows(h, rows, hidden),
         true,
         MatRef::rows(ctx, rows, hidden),
-    );
+    )?;
     let n = p.attention_norm;
     layer_norm_rows(h, hidden, n.weight, n.bias, n.eps);
 
@@ -182,7 +258,7 @@ pub fn layer_forward(
         MatMut::rows(inter, rows, inter_w),
         false,
         MatRef::rows(h, rows, hidden),
-    );
+    )?;
     inter
         .par_chunks_mut(inter_w * 8)
         .for_each(|block| bias_gelu_rows(block, p.intermediate.bias));
@@ -191,9 +267,10 @@ pub fn layer_forward(
         MatMut::rows(x, rows, hidden),
         true,
         MatRef::rows(inter, rows, inter_w),
-    );
+    )?;
     let n = p.output_norm;
     layer_norm_rows(x, hidden, n.weight, n.bias, n.eps);
+    Ok(())
 }
 
 /// Multiply-adds of one layer's forward over `rows = batch·len` positions (products only):
