@@ -1,6 +1,7 @@
 """clamp3.Model against the committed goldens (the PyTorch reference on the same synthetic
 weights) and the command-line tool, every modality; bad inputs; threads."""
 
+import subprocess
 import threading
 import time
 
@@ -150,3 +151,20 @@ def test_threads_share_one_model_and_run_while_it_computes(model, goldens):
     th.join()
     assert ticks > 10, f"the main thread ran {ticks} times during a {took['s']:.2f} s call"
     assert gap < 0.5 * took["s"], f"longest stall {gap:.3f} s of a {took['s']:.3f} s call"
+
+
+def test_a_quantised_model_loads_and_gives_the_cli_vectors(tiny_model, clamp3_bin, tmp_path, goldens):
+    q8 = tmp_path / "tiny-q8_0"
+    subprocess.run([str(clamp3_bin), "quantize", "--to", "q8_0", str(tiny_model), str(q8)], check=True, capture_output=True)
+    assert (q8 / "model.gguf").is_file()
+    m = clamp3.Model(str(q8))
+    f32 = clamp3.Model(str(tiny_model))
+    assert m.model_id != f32.model_id, "a quantised model has its own id"
+    files = [INPUTS / f for f in GOLDEN_FILES]
+    got = m.embed_files(files)
+    cli = cli_vectors(clamp3_bin, q8, files, tmp_path)
+    for f, row in zip(files, got):
+        assert_close(row, cli[str(f)], f"{f.name} (q8_0)")
+        # Close to the f32 reference: the tiny model's q8_0 minimum, measured, is 0.999984.
+        c = cosine(row, goldens[f.name])
+        assert c >= 0.9999, f"{f.name}: q8_0 cosine to the f32 golden {c}"
