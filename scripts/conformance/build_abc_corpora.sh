@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build the standard-ABC corpora for the interleaving conformance suite (CLAMP3.md §5.2, §5.3).
+# Build the standard-ABC corpora for the interleaving conformance suite
+# (docs/reference.md §5.2, §5.3).
 #
 #   scripts/conformance/build_abc_corpora.sh [OUT_ROOT]
 #

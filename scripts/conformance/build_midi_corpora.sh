@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the MIDI corpora used by the MIDI -> MTF conformance suite (CLAMP3.md §5.5).
+# Build the MIDI corpora used by the MIDI -> MTF conformance suite (docs/reference.md §5.5).
 #
 #   scripts/conformance/build_midi_corpora.sh [OUT_ROOT]
 #

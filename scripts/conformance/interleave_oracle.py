@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference oracle for standard ABC -> interleaved ABC (CLAMP3.md §5.3).
+"""Reference oracle for standard ABC -> interleaved ABC (docs/reference.md §5.3).
 
     interleave_oracle.py IN_ROOT OUT_ROOT [-j JOBS]
 

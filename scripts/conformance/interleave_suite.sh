@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Conformance suite for standard ABC -> interleaved ABC (CLAMP3.md §5.3).
+# Conformance suite for standard ABC -> interleaved ABC (docs/reference.md §5.3).
 #
 #   scripts/conformance/interleave_suite.sh [CORPORA_ROOT] [ORACLE_ROOT]
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference MIDI -> MTF conversion (CLAMP3.md §5.5), for goldens and the conformance suite.
+"""Reference MIDI -> MTF conversion (docs/reference.md §5.5), for goldens and the conformance suite.
 
     mtf_oracle.py [--all-meta] [--jobs N] IN_ROOT OUT_ROOT
 

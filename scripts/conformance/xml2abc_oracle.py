@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference oracle for MusicXML -> ABC (CLAMP3.md §5.2).
+"""Reference oracle for MusicXML -> ABC (docs/reference.md §5.2).
 
     xml2abc_oracle.py IN_ROOT OUT_ROOT [-j JOBS] [--xml2abc PATH]
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Conformance suite for MusicXML -> ABC (CLAMP3.md §5.2): the Rust converter
+# Conformance suite for MusicXML -> ABC (docs/reference.md §5.2): the Rust converter
 # (crates/musicxml) against the reference's `xml2abc.py -d 8 -x`.
 #
 #   scripts/conformance/xml2abc_suite.sh [CORPUS_ROOT] [ORACLE_ROOT]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Audio fixtures and goldens for crates/audio (CLAMP3.md §5.6).
+"""Audio fixtures and goldens for crates/audio (docs/reference.md §5.6).
 
 Renders short real audio (Essen folk tunes of the music21 corpus -> abc2midi -> fluidsynth with
 the FluidR3 GM soundfont) at several sample rates, stores it as WAV (16/24/32-bit, float, 8-bit),

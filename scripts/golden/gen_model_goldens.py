@@ -4,7 +4,7 @@
 Never run by CI (it needs PyTorch). Re-run it whenever the fixtures' inputs or the synthetic
 weights change, then commit the small outputs under fixtures/.
 
-Oracle versions (the reference pins, CLAMP3.md §0): transformers==4.40.0, unidecode==1.3.6,
+Oracle versions (the reference pins, docs/reference.md §0): transformers==4.40.0, unidecode==1.3.6,
 numpy==1.26.4, plus torch and tokenizers.
 
     python3 -m venv venv && venv/bin/pip install torch numpy==1.26.4 transformers==4.40.0 \
@@ -25,14 +25,14 @@ What it writes:
   fixtures/minilm/goldens.safetensors        all-MiniLM-L6-v2 (real weights) ids and outputs
   testdata/tiny-model/model.pth              the tiny model as a release-layout .pth (local use)
 
-With --official it also builds the official-size model (CLAMP3.md §2, 457,896,960 parameters)
-with the synthetic weights, saves it as testdata/official-random/model.pth (release layout,
-~1.8 GB, local use: benchmarks and the load check) and writes
+With --official it also builds the official-size model (docs/reference.md §2, 457,896,960
+parameters) with the synthetic weights, saves it as testdata/official-random/model.pth (release
+layout, ~1.8 GB, local use: benchmarks and the load check) and writes
   fixtures/model/official/goldens.safetensors   global vectors of one input per kind
 
 The computation follows the reference `code/extract_clamp3.py` and `code/utils.py`
 (sanderwood/clamp3 @ 9016d2b) step by step, with the project's one deliberate change: text
-lines are de-duplicated in first-occurrence order (CLAMP3.md §5.1).
+lines are de-duplicated in first-occurrence order (docs/reference.md §5.1).
 """
 
 import argparse
@@ -108,7 +108,7 @@ def patchilize(item, patch_size=64):
 
 
 def text_item(raw):
-    """Reference text preparation with first-occurrence de-duplication (CLAMP3.md §5.1)."""
+    """Reference text preparation with first-occurrence de-duplication (docs/reference.md §5.1)."""
     lines = list(dict.fromkeys(raw.split("\n")))
     lines = [c for c in lines if len(c) > 0]
     return "</s>".join(lines)
@@ -237,7 +237,7 @@ def load_input(path, tokenizer, cfg):
 
 
 def release_checkpoint(model, text_only_optimizer=True):
-    """The dict the reference training scripts save (CLAMP3.md §3.7)."""
+    """The dict the reference training scripts save (docs/reference.md §3.7)."""
     params = list(model.text_model.parameters()) + list(model.text_proj.parameters())
     opt = torch.optim.AdamW(params if text_only_optimizer else model.parameters(), lr=0.0)
     # One step at lr 0 fills the optimizer state (exp_avg, exp_avg_sq, step tensors) as in the

@@ -4,7 +4,7 @@ fixtures/patches/ (*.abc, *.mtf; built by make_patch_inputs.py).
 
 The oracle below is our own implementation of the reference
 `M3Patchilizer.encode(item, add_special_patches=True)` (sanderwood/clamp3 code/utils.py,
-CLAMP3.md §5.4) with the reference's pinned Unidecode 1.3.6. It keeps the reference's exact
+docs/reference.md §5.4) with the reference's pinned Unidecode 1.3.6. It keeps the reference's exact
 Python operations where they define the behaviour: `str.replace`, `unidecode`, `re.findall`
 line split, `str.split(" ")`, `re.split` with a capturing group, `str.isalpha`, slicing.
 

@@ -3,7 +3,7 @@
 outputs are committed, so the goldens do not depend on this machine).
 
 Sources (all public, see the paths below):
-  * CLAMP3.md §5.3/§5.4 worked examples (typed in here);
+  * docs/reference.md §5.3/§5.4 worked examples (typed in here);
   * interleaved ABC: MusicXML from the music21 10.5.1 corpus -> abctoolkit 0.0.4's
     xml2abc.py (-d 8 -x, as preprocessing/abc/batch_xml2abc.py) -> the interleaving steps of
     preprocessing/abc/batch_interleaved_abc.py, calling abctoolkit's functions;

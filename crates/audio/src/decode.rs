@@ -1,4 +1,4 @@
-//! Decoding audio files to float32 samples with symphonia (CLAMP3.md §5.6 step 1).
+//! Decoding audio files to float32 samples with symphonia (docs/reference.md §5.6 step 1).
 //!
 //! The reference reads audio with `torchaudio.load`, which in the reference environment (Windows,
 //! torchaudio 2.4, no FFmpeg) is the soundfile backend: libsndfile, float32 in [-1, 1]. Integer

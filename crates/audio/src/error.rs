@@ -66,7 +66,7 @@ pub enum AudioError {
         seconds: f64,
     },
     /// Fewer than 24,000 samples at 24 kHz (1 s): no MERT window (the reference writes nothing,
-    /// CLAMP3.md §8.9 #10).
+    /// docs/reference.md §8.9 #10).
     #[error("audio too short for MERT: {samples} samples at 24 kHz, at least 24000 (1 s) needed")]
     TooShort {
         /// Length of the 24 kHz signal.

@@ -1,4 +1,4 @@
-//! Audio front end of CLaMP 3 (CLAMP3.md §5.6): everything between an audio file and the
+//! Audio front end of CLaMP 3 (docs/reference.md §5.6): everything between an audio file and the
 //! normalised 5-second windows that MERT-v1-95M consumes.
 //!
 //! | Step | Reference | Here |

@@ -1,4 +1,5 @@
-//! MERT input preparation (CLAMP3.md §5.6 steps 5-6): whole-track normalisation and 5 s windows.
+//! MERT input preparation (docs/reference.md §5.6 steps 5-6): whole-track normalisation and 5 s
+//! windows.
 //!
 //! The reference normalises the whole 24 kHz track (`Wav2Vec2FeatureExtractor`, do_normalize),
 //! then slices `wav[:, i:i+120000]` for `i in range(0, N, 120000)` and drops the last slice if it

@@ -1,5 +1,5 @@
 //! Mono mixdown, bit-for-bit as `torch.mean(waveform, dim=0, keepdim=True)` on a float32
-//! `(C, N)` tensor (CLAMP3.md §5.6 step 2).
+//! `(C, N)` tensor (docs/reference.md §5.6 step 2).
 //!
 //! On the CPU, `torch.mean` is `torch.sum(dim=0)` followed by an in-place float32 division by
 //! `C`. The sum over the outer (channel) dimension runs in ATen's `multi_row_sum`: one float32

@@ -1,6 +1,6 @@
 //! torchaudio's sinc-Hann resampler (`torchaudio.transforms.Resample(orig, new)` with its
 //! defaults: `sinc_interp_hann`, `lowpass_filter_width` 6, `rolloff` 0.99), re-implemented for
-//! parity (CLAMP3.md §5.6 step 4, §12 q14).
+//! parity (docs/reference.md §5.6 step 4, §12 q14).
 //!
 //! # Kernel (bit-exact)
 //! `torchaudio.functional.functional._get_sinc_resample_kernel` (torchaudio 2.4 through 2.11),

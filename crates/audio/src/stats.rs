@@ -1,6 +1,6 @@
 //! Whole-track normalisation statistics, bit-for-bit as transformers 4.40's
 //! `Wav2Vec2FeatureExtractor.zero_mean_unit_var_norm` computes them with numpy 1.26 on a float32
-//! array (CLAMP3.md §5.6 step 5):
+//! array (docs/reference.md §5.6 step 5):
 //!
 //! ```text
 //! normed = (x - x.mean()) / np.sqrt(x.var() + 1e-7)

@@ -65,7 +65,7 @@ pub(crate) fn split_tunes(data: &[u8]) -> Vec<&[u8]> {
 /// The item id of tune `index` of `file` (relative path): `<file without .abc>-<index:04>`
 /// with `/` turned into `-` and every character outside `[A-Za-z0-9.-]` replaced by `-`, so
 /// that ids are file names on every platform and never contain `_` (the linear-probe tools
-/// read the part of a file name before the first `_` as its label, CLAMP3.md §8.7).
+/// read the part of a file name before the first `_` as its label, docs/reference.md §8.7).
 pub(crate) fn make_id(file: &str, index: usize) -> String {
     let stem = file
         .strip_suffix(".abc")

@@ -1,8 +1,8 @@
 //! Local benchmark builder: a WikiMT-X-style evaluation set made from the music21 corpus.
 //!
-//! CLaMP 3 is evaluated on WikiMT-X (CLAMP3.md §9.2): (sheet music, audio, text) triplets
+//! CLaMP 3 is evaluated on WikiMT-X (docs/reference.md §9.2): (sheet music, audio, text) triplets
 //! with four text types. WikiMT-X itself cannot be downloaded here, so [`build`] makes an
-//! analogous set from the folk-tune collections of the music21 corpus (DATA.md §1, fetched
+//! analogous set from the folk-tune collections of the music21 corpus (docs/data.md §1, fetched
 //! by `scripts/benchmark/fetch_corpus.sh`), with one item per tune:
 //!
 //! | Output | Made by |
@@ -51,7 +51,7 @@
 //!
 //! The MIDI is made from the unmodified tune (abc2midi reads `R:hornpipe` etc. as
 //! performance hints); its text meta events are dropped by the MTF conversion
-//! (`m3_compatible`, CLAMP3.md §5.5).
+//! (`m3_compatible`, docs/reference.md §5.5).
 //!
 //! **Text** (module `text`): the four WikiMT-X text types are written with fixed English
 //! templates from the tune's header fields (`T:` title, `C:` composer, `O:` origin, `R:`
@@ -90,7 +90,7 @@ use corpus::{Fields, Tune};
 use tools::ToolFailure;
 
 /// The collections built by default: the music21 corpus folders of single-line folk tunes
-/// with metadata (DATA.md §1.2). `josquin` (one voice part per tune) and
+/// with metadata (docs/data.md §1.2). `josquin` (one voice part per tune) and
 /// `nottingham-dataset` (2 tunes, no metadata) are left out.
 pub const DEFAULT_COLLECTIONS: &[&str] = &[
     "essenFolksong",
@@ -106,7 +106,7 @@ pub const DEFAULT_SOUNDFONT: &str = "/usr/share/sounds/sf2/TimGM6mb.sf2";
 /// The larger General MIDI soundfont (Debian `fluid-soundfont-gm`, 142 MB), for better sound.
 pub const FLUIDR3_SOUNDFONT: &str = "/usr/share/sounds/sf2/FluidR3_GM.sf2";
 
-/// The default audio sample rate: MERT's input rate (CLAMP3.md §5.6), so no resampling.
+/// The default audio sample rate: MERT's input rate (docs/reference.md §5.6), so no resampling.
 pub const DEFAULT_SAMPLE_RATE: u32 = 24_000;
 
 /// What to build and where.
@@ -332,7 +332,7 @@ pub struct Source {
     pub x: String,
 }
 
-/// One line of `benchmark.jsonl`: a WikiMT-X-style record (CLAMP3.md §9.2 fields
+/// One line of `benchmark.jsonl`: a WikiMT-X-style record (docs/reference.md §9.2 fields
 /// `title`, `artists`, `genre`, `leadsheet`, `background`, `analysis`, `description`,
 /// `scene`, plus the facts and the relative paths of this set's files).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -338,7 +338,7 @@ fn merge_barlines(a: &str, b: &str) -> String {
 }
 
 /// Bars and voices of an interleaved ABC text: one output line per bar, each holding
-/// `[V:n]` once per voice (CLAMP3.md §5.3 step 11).
+/// `[V:n]` once per voice (docs/reference.md §5.3 step 11).
 pub(crate) fn bars_and_voices(interleaved: &str) -> (usize, usize) {
     let mut bars = 0;
     let mut voices = 0;
@@ -365,7 +365,7 @@ pub(crate) struct MtfStats {
     pub seconds: f64,
 }
 
-/// Meta message types: in MTF their delta time is the last value (CLAMP3.md §5.5).
+/// Meta message types: in MTF their delta time is the last value (docs/reference.md §5.5).
 const META_TYPES: &[&str] = &[
     "time_signature",
     "key_signature",

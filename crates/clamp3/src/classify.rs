@@ -1,5 +1,5 @@
 //! Zero-shot classification: a music (or text) embedding against the embeddings of label
-//! texts, ranked by cosine (CLAMP3.md §8.3: search over a set of label texts).
+//! texts, ranked by cosine (docs/reference.md §8.3: search over a set of label texts).
 
 use std::path::Path;
 

@@ -1,4 +1,4 @@
-//! Retrieval evaluation (CLAMP3.md §8.6): each query's correct reference ranked among all
+//! Retrieval evaluation (docs/reference.md §8.6): each query's correct reference ranked among all
 //! references by cosine; MRR and Hit@K.
 
 use std::collections::HashMap;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-/// The two released weight sets (CLAMP3.md §3.7).
+/// The two released weight sets (docs/reference.md §3.7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Variant {
     /// SAAS: best for audio; the reference default.

@@ -1,6 +1,6 @@
 //! MERT-v1-95M features of recordings, as the reference's `extract_mert.py --mean_features`
-//! writes them: one vector per 5 s window (CLAMP3.md §5.6). Windows of several recordings share
-//! MERT forward passes.
+//! writes them: one vector per 5 s window (docs/reference.md §5.6). Windows of several recordings
+//! share MERT forward passes.
 
 use std::path::Path;
 

@@ -1,6 +1,6 @@
 //! Linear probes: a softmax classifier `Linear(D -> C)` on frozen CLaMP 3 embeddings
-//! (CLAMP3.md §8.7), trained with a proper cross-entropy on the logits (the reference applies it
-//! to softmax outputs, a double softmax: §4.8 #5) and AdamW.
+//! (docs/reference.md §8.7), trained with a proper cross-entropy on the logits (the reference
+//! applies it to softmax outputs, a double softmax: §4.8 #5) and AdamW.
 
 use clamp3_util::Rng;
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,4 @@
-//! The CLaMP 3 score for music generators (CLAMP3.md §8.5): how close generated music is to
+//! The CLaMP 3 score for music generators (docs/reference.md §8.5): how close generated music is to
 //! its prompts or references, per pair or between whole distributions.
 
 use std::collections::HashMap;

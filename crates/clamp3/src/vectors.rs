@@ -201,7 +201,7 @@ pub fn embed_tree(
 /// The key that pairs a query with its reference, as the reference scripts define it: the
 /// relative folder plus the file name up to its first dot (`sub/x.1.wav` -> `sub/x`), so
 /// several queries can share one reference. Built from the path relative to the given root,
-/// not from a fixed path depth (reference bug CLAMP3.md §8.9 #7).
+/// not from a fixed path depth (reference bug docs/reference.md §8.9 #7).
 pub fn match_key(rel: &Path) -> String {
     let name = rel
         .file_name()

@@ -159,7 +159,7 @@ fn xlmr_tokenizer_matches_python_on_multilingual_text() {
             .collect();
         assert_eq!(t.encode(text).unwrap(), want, "{text:?}");
     }
-    // The spec's test vectors (CLAMP3.md §5.1).
+    // The spec's test vectors (docs/reference.md §5.1).
     assert_eq!(t.encode("Hello world").unwrap(), vec![0, 35378, 8999, 2]);
     assert_eq!(
         t.encode("Das Hildebrandslied").unwrap(),

@@ -1,5 +1,5 @@
-//! The official architecture (CLAMP3.md §2: 12 layers, 768 wide, 457,896,960 parameters) with
-//! synthetic weights against PyTorch, for one input of each kind: the code paths the released
+//! The official architecture (docs/reference.md §2: 12 layers, 768 wide, 457,896,960 parameters)
+//! with synthetic weights against PyTorch, for one input of each kind: the code paths the released
 //! checkpoints take, at their real size. Goldens: `gen_model_goldens.py --official`.
 
 use std::path::{Path, PathBuf};

@@ -1,4 +1,4 @@
-//! MIDI -> MTF conformance check against the reference's output (CLAMP3.md §5.5).
+//! MIDI -> MTF conformance check against the reference's output (docs/reference.md §5.5).
 //!
 //! ```text
 //! cargo run --release -p clamp3-formats --example mtf_conformance -- \

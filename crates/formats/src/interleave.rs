@@ -1,4 +1,4 @@
-//! Standard ABC -> interleaved ABC (the reference's interleaving, CLAMP3.md §5.3).
+//! Standard ABC -> interleaved ABC (the reference's interleaving, docs/reference.md §5.3).
 //!
 //! Reproduces `preprocessing/abc/batch_interleaved_abc.py` of the reference (with the
 //! abctoolkit 0.0.4 functions it calls) for one file's content: the same output text byte for

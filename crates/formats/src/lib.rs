@@ -4,7 +4,7 @@
 //! MIDI -> MTF text ([`mtf`]), standard ABC -> interleaved ABC ([`interleave`]),
 //! interleaved ABC / MTF -> M3 patches ([`patch`]), the reference's ASCII transliteration
 //! ([`unidecode`]), text preparation ([`text`]) and `.npy` arrays ([`npy`]). Each converter
-//! reproduces the reference implementation byte for byte; see `shared/spec/CLAMP3.md` §5.
+//! reproduces the reference implementation byte for byte; see `docs/reference.md` §5.
 
 pub mod interleave;
 pub mod mtf;

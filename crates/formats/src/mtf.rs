@@ -1,4 +1,4 @@
-//! MIDI -> MTF (the reference's MIDI text format, CLAMP3.md §5.5).
+//! MIDI -> MTF (the reference's MIDI text format, docs/reference.md §5.5).
 //!
 //! [`midi_to_mtf`] produces, byte for byte, the text that the reference's
 //! `preprocessing/midi/batch_midi2mtf.py` (with m3 compatibility on) writes for a MIDI file,

@@ -1,4 +1,5 @@
-//! M3 patchilizer: interleaved ABC or MTF text -> fixed-size integer patches (CLAMP3.md §5.4).
+//! M3 patchilizer: interleaved ABC or MTF text -> fixed-size integer patches
+//! (docs/reference.md §5.4).
 //!
 //! Reproduces the reference `M3Patchilizer.encode(item, add_special_patches=True)` of
 //! `code/utils.py` as called at inference:

@@ -1,5 +1,5 @@
-//! Text preparation for the text encoder (CLAMP3.md §5.1) and the reference's way of reading
-//! text files.
+//! Text preparation for the text encoder (docs/reference.md §5.1) and the reference's way of
+//! reading text files.
 
 /// Decodes a file's bytes as the reference's `open(path, "r", encoding="utf-8").read()` does:
 /// strict UTF-8 (a byte-order mark is kept as U+FEFF) with universal newlines, i.e. `\r\n` and
@@ -18,7 +18,7 @@ pub fn universal_newlines(s: &str) -> String {
 }
 
 /// The text the tokenizer sees: lines split on `\n`, de-duplicated keeping the **first**
-/// occurrence (the reference uses a `set`, whose order is random; CLAMP3.md §4.8 #6), empty
+/// occurrence (the reference uses a `set`, whose order is random; docs/reference.md §4.8 #6), empty
 /// lines dropped, joined with the separator token `</s>`.
 pub fn prepare_text(content: &str) -> String {
     let mut seen = std::collections::HashSet::new();

@@ -1,4 +1,4 @@
-//! ASCII transliteration identical to Python `unidecode` 1.3.6 (CLAMP3.md §5.4 step 2).
+//! ASCII transliteration identical to Python `unidecode` 1.3.6 (docs/reference.md §5.4 step 2).
 //!
 //! The reference runs `unidecode(item)` on every ABC/MTF text before patching, so any
 //! difference here changes the patches. Unidecode is context-free: each character is

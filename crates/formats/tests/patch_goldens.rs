@@ -113,7 +113,7 @@ fn all_goldens_match() {
     eprintln!("patch goldens: {0}/{0} identical", goldens.len());
 }
 
-/// CLAMP3.md §5.4 lists the number of non-pad ids of every patch of its ABC example.
+/// docs/reference.md §5.4 lists the number of non-pad ids of every patch of its ABC example.
 #[test]
 fn spec_abc_example_row_lengths() {
     let text = read(&fixtures().join("spec_abc_example.abc"));
@@ -129,7 +129,7 @@ fn spec_abc_example_row_lengths() {
     assert_eq!(bars[10], "[V:2]B,6|]\n");
 }
 
-/// CLAMP3.md §5.4 MTF example: the first `note_on` run has 60 characters (62 ids).
+/// docs/reference.md §5.4 MTF example: the first `note_on` run has 60 characters (62 ids).
 #[test]
 fn spec_mtf_example_merge_rule() {
     let text = read(&fixtures().join("spec_mtf_example.mtf"));

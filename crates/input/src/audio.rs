@@ -1,4 +1,4 @@
-//! Audio (CLAMP3.md §5.6, §6.1): a recording → normalised 5 s windows for MERT
+//! Audio (docs/reference.md §5.6, §6.1): a recording → normalised 5 s windows for MERT
 //! ([`Recording`]), or MERT `.npy` features → checked features → the audio encoder's sequence,
 //! with one zero vector before and one after as the reference's BOS/EOS stand-ins.
 
@@ -36,7 +36,7 @@ impl Features {
     }
 
     /// The values with the zero BOS/EOS vectors around them, `[rows + 2, dim]`: added once per
-    /// recording, not once per segment (CLAMP3.md §6.1).
+    /// recording, not once per segment (docs/reference.md §6.1).
     pub fn with_special_rows(&self) -> Vec<f32> {
         clamp3_model::encode::with_special_rows(&self.data, self.dim)
     }
@@ -52,7 +52,7 @@ impl Features {
 
 /// MERT features read from a `.npy` file's bytes: shape (1, N, `dim`) with N ≥ 1 and finite
 /// values, as `extract_mert.py --mean_features` writes them. Any other shape is rejected (the
-/// reference silently reshapes e.g. (13, N, 768) into garbage, CLAMP3.md §8.9 #9).
+/// reference silently reshapes e.g. (13, N, 768) into garbage, docs/reference.md §8.9 #9).
 pub fn read_features(bytes: &[u8], dim: usize) -> Result<Features, InputCause> {
     let a = clamp3_formats::npy::read_npy(bytes)?;
     match a.shape.as_slice() {

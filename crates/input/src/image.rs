@@ -1,5 +1,5 @@
-//! Images (the reference's image route, CLAMP3.md §8.4): image bytes → a BLIP caption → the text
-//! path, as a `.txt` file holding the caption would be embedded.
+//! Images (the reference's image route, docs/reference.md §8.4): image bytes → a BLIP caption → the
+//! text path, as a `.txt` file holding the caption would be embedded.
 
 use clamp3_blip::{BlipError, Captioner, Fault};
 

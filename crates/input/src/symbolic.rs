@@ -1,5 +1,5 @@
-//! Symbolic music (CLAMP3.md §5.2-§5.5): any symbolic file → the model's text (interleaved ABC
-//! or MTF) → M3 patches.
+//! Symbolic music (docs/reference.md §5.2-§5.5): any symbolic file → the model's text (interleaved
+//! ABC or MTF) → M3 patches.
 //!
 //! | kind | model text |
 //! |---|---|

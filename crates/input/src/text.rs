@@ -1,4 +1,5 @@
-//! Text (CLAMP3.md §5.1): a `.txt` file's bytes or a string → prepared text → XLM-R token ids.
+//! Text (docs/reference.md §5.1): a `.txt` file's bytes or a string → prepared text → XLM-R token
+//! ids.
 
 use std::path::{Path, PathBuf};
 
@@ -92,7 +93,7 @@ pub fn read(bytes: &[u8]) -> Result<String, InputCause> {
 }
 
 /// The text the tokenizer sees: lines de-duplicated keeping the first occurrence (the
-/// reference's `set` order is random, CLAMP3.md §4.8 #6), empty lines dropped, joined with
+/// reference's `set` order is random, docs/reference.md §4.8 #6), empty lines dropped, joined with
 /// `</s>`. Empty when the content has no non-empty line.
 pub fn prepare(content: &str) -> String {
     formats_text::prepare_text(content)

@@ -1,5 +1,5 @@
-//! The post-LN BERT encoder shared by the three CLaMP 3 encoders (CLAMP3.md §3.2), with the two
-//! embedding front ends: token ids (BERT / XLM-R) and ready-made input vectors (M3, audio).
+//! The post-LN BERT encoder shared by the three CLaMP 3 encoders (docs/reference.md §3.2), with the
+//! two embedding front ends: token ids (BERT / XLM-R) and ready-made input vectors (M3, audio).
 //!
 //! Written on candle primitives rather than `candle-transformers`' BERT because two encoders
 //! take `inputs_embeds`, and because training needs differentiable LayerNorm/softmax: when a

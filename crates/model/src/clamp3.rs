@@ -1,4 +1,5 @@
-//! The CLaMP 3 model: three encoders, masked mean pooling and one projection each (CLAMP3.md §3).
+//! The CLaMP 3 model: three encoders, masked mean pooling and one projection each
+//! (docs/reference.md §3).
 
 use std::fmt;
 use std::str::FromStr;

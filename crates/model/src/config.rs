@@ -1,8 +1,8 @@
 //! Model configuration (`config.json` in a model directory).
 //!
 //! Every field is optional: an absent file or field takes the official CLaMP 3 release value
-//! (CLAMP3.md §2), so the release checkpoints need no configuration at all, while smaller or
-//! larger models only state what differs.
+//! (docs/reference.md §2), so the release checkpoints need no configuration at all, while smaller
+//! or larger models only state what differs.
 
 use serde::{Deserialize, Serialize};
 
@@ -37,7 +37,7 @@ pub struct BertConfig {
 }
 
 impl BertConfig {
-    /// The M3 symbolic encoder of the release (CLAMP3.md §2).
+    /// The M3 symbolic encoder of the release (docs/reference.md §2).
     pub fn clamp3_symbolic() -> Self {
         BertConfig {
             vocab_size: 1,

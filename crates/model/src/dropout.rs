@@ -2,7 +2,7 @@
 //!
 //! transformers drops units in train mode at the embeddings, the attention probabilities and
 //! each sub-layer's output; the reference trains that way. Gradient caching embeds every item
-//! twice (once without a graph, then again with one, CLAMP3.md §4 and `clamp3-train`'s
+//! twice (once without a graph, then again with one, docs/reference.md §4 and `clamp3-train`'s
 //! `step` module), and both passes must drop the same units, whatever micro-batch and padding
 //! the item is computed in. So a mask entry is a pure function of (seed, item, site, element
 //! position), drawn from a counter-based hash instead of a stateful generator. PyTorch's masks

@@ -1,4 +1,4 @@
-//! Whole inputs in, embeddings out: segmenting (CLAMP3.md §6), batching segments of many
+//! Whole inputs in, embeddings out: segmenting (docs/reference.md §6), batching segments of many
 //! inputs into one forward pass, and combining the segment outputs.
 //!
 //! Segments are padded to the longest segment of their batch rather than to the full segment
@@ -41,7 +41,7 @@ pub enum Sequence {
 
 impl Sequence {
     /// An audio sequence from MERT features `[N, dim]`: adds one zero vector before and one
-    /// after, once per file, as the reference does (CLAMP3.md §6.1).
+    /// after, once per file, as the reference does (docs/reference.md §6.1).
     pub fn audio(features: &[f32], dim: usize) -> Self {
         Sequence::Audio {
             features: with_special_rows(features, dim),
@@ -74,7 +74,8 @@ impl Sequence {
 }
 
 /// MERT features `[N, dim]` with one zero vector before and one after, the reference's BOS/EOS
-/// stand-ins, `[N + 2, dim]`: added once per recording, not once per segment (CLAMP3.md §6.1).
+/// stand-ins, `[N + 2, dim]`: added once per recording, not once per segment
+/// (docs/reference.md §6.1).
 pub fn with_special_rows(features: &[f32], dim: usize) -> Vec<f32> {
     let mut v = Vec::with_capacity(features.len() + 2 * dim);
     v.extend(std::iter::repeat_n(0f32, dim));
@@ -320,8 +321,8 @@ impl Clamp3Model {
     }
 
     /// One global embedding per input: the length-weighted average of its segment vectors
-    /// (CLAMP3.md §6.3). Inputs may mix modalities. At most `max_batch` segments per forward
-    /// pass, within the default position budget ([`Self::embed_with`]).
+    /// (docs/reference.md §6.3). Inputs may mix modalities. At most `max_batch` segments per
+    /// forward pass, within the default position budget ([`Self::embed_with`]).
     pub fn embed(&self, seqs: &[&Sequence], max_batch: usize) -> Result<Vec<Vec<f32>>> {
         self.embed_with(seqs, &BatchLimits::items(max_batch))
     }
@@ -339,7 +340,7 @@ impl Clamp3Model {
             .collect())
     }
 
-    /// Sequence mode (CLAMP3.md §6.4): the pre-projection last hidden states of every item,
+    /// Sequence mode (docs/reference.md §6.4): the pre-projection last hidden states of every item,
     /// row-major `[L, hidden]`, stitched from the segments.
     pub fn embed_states(&self, seq: &Sequence, max_batch: usize) -> Result<(Vec<f32>, usize)> {
         self.embed_states_with(seq, &BatchLimits::items(max_batch))

@@ -1,4 +1,4 @@
-//! The release checkpoint's state-dict layout (CLAMP3.md §3.8): every key and shape a
+//! The release checkpoint's state-dict layout (docs/reference.md §3.8): every key and shape a
 //! configuration implies, poolers and unused tables included.
 
 use crate::config::{BertConfig, Clamp3Config, PATCH_VOCAB};
@@ -48,7 +48,7 @@ fn bert(prefix: &str, c: &BertConfig, out: &mut Vec<(String, Vec<usize>)>) {
 }
 
 /// Every tensor of a release-layout state dict for `c`, in the checkpoint's module order.
-/// For the official configuration these are the 605 tensors of CLAMP3.md §3.8.
+/// For the official configuration these are the 605 tensors of docs/reference.md §3.8.
 pub fn release_tensors(c: &Clamp3Config) -> Vec<(String, Vec<usize>)> {
     let mut out = Vec::new();
     let p = c.projection_dim;

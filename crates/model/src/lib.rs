@@ -1,6 +1,6 @@
 //! The CLaMP 3 model in candle: the XLM-R text encoder, the M3 symbolic encoder and the audio
-//! encoder with their projections (CLAMP3.md §3), checkpoint loading from the release `.pth`
-//! files or safetensors, and the segmenting of long inputs (§6).
+//! encoder with their projections (docs/reference.md §3), checkpoint loading from the release
+//! `.pth` files or safetensors, and the segmenting of long inputs (§6).
 
 pub mod bert;
 pub mod clamp3;

@@ -1,4 +1,4 @@
-//! MERT-v1-95M, the audio front end (CLAMP3.md §7): a HuBERT-style model that turns 24 kHz
+//! MERT-v1-95M, the audio front end (docs/reference.md §7): a HuBERT-style model that turns 24 kHz
 //! waveforms into 768-d frames at 75 Hz. CLaMP 3 uses the time mean of all 13 hidden states
 //! of each 5 s window, averaged over the states.
 //!

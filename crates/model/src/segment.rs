@@ -1,5 +1,5 @@
 //! Cutting long inputs into fixed-length segments and combining the segment outputs exactly as
-//! the reference `extract_clamp3.py` does (CLAMP3.md §6).
+//! the reference `extract_clamp3.py` does (docs/reference.md §6).
 
 /// One segment of a full sequence of `total` items.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

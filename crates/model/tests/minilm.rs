@@ -1,4 +1,4 @@
-//! The shared BERT encoder against *real* pretrained weights: all-MiniLM-L6-v2 (DATA.md §7),
+//! The shared BERT encoder against *real* pretrained weights: all-MiniLM-L6-v2 (docs/data.md §7),
 //! compared with transformers' BertModel. Needs `scripts/fetch-test-data.sh` (testdata/minilm).
 
 mod common;

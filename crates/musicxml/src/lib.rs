@@ -1,4 +1,4 @@
-//! MusicXML -> ABC for CLaMP 3's sheet-music route (CLAMP3.md §5.2).
+//! MusicXML -> ABC for CLaMP 3's sheet-music route (docs/reference.md §5.2).
 //!
 //! The reference turns every `.xml`, `.musicxml` and `.mxl` score into ABC with Wim Vree's
 //! `xml2abc.py` (VERSION 143) run as `xml2abc.py -d 8 -x <file>`: unit length `L:1/8`, no

@@ -1,4 +1,4 @@
-//! Training data of CLaMP 3 (CLAMP3.md §4.2-§4.4, §9.1): M4-RAG-style JSONL records in, one
+//! Training data of CLaMP 3 (docs/reference.md §4.2-§4.4, §9.1): M4-RAG-style JSONL records in, one
 //! [`Pair`] (sampled text token ids and music model input) per record out; the training step
 //! pads pairs into batches.
 //!
@@ -17,8 +17,8 @@
 //!    each (evaluation: `analysis`, head crop);
 //! 3. music file: a random entry of `filepaths` ([`pick_file`]);
 //! 4. symbolic: `remove_instrument_info` with p = 0.9 ([`remove_instrument_info`]), patches
-//!    with BOS/EOS, then the crop to 512 patches (*after* the special patches, CLAMP3.md §4.8
-//!    #7); audio: the two zero vectors, then the crop to 128 vectors.
+//!    with BOS/EOS, then the crop to 512 patches (*after* the special patches,
+//!    docs/reference.md §4.8 #7); audio: the two zero vectors, then the crop to 128 vectors.
 //!
 //! Where this module deviates from the reference, and why (each place is also noted where it
 //! happens):
@@ -47,7 +47,7 @@
 //!   `filepaths[1]`; audio: `filepaths[0]`).
 //! - **Music formats**: MIDI, MusicXML and standard ABC are converted natively (and cached);
 //!   the reference reads pre-converted `.abc`/`.mtf` only. `.npy` features must have shape
-//!   (1, N, D) (the reference reshapes anything, CLAMP3.md §6.1).
+//!   (1, N, D) (the reference reshapes anything, docs/reference.md §6.1).
 //! - **Evaluation text** must be a non-empty string `analysis` (the reference raises
 //!   `KeyError` without one and tokenizes an empty one).
 //! - **JSONL**: blank lines and a byte-order mark are skipped (the reference's `json.loads`

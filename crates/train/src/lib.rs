@@ -1,5 +1,5 @@
-//! Contrastive training of CLaMP 3 (CLAMP3.md §4): text <-> one music modality per stage, with
-//! parts of the model frozen, the reference's text and music sampling, symmetric InfoNCE at a
+//! Contrastive training of CLaMP 3 (docs/reference.md §4): text <-> one music modality per stage,
+//! with parts of the model frozen, the reference's text and music sampling, symmetric InfoNCE at a
 //! fixed logit scale of 1, AdamW with a warm-up that takes effect, gradient caching so that a
 //! large contrastive batch fits in memory, evaluation, and resumable checkpoints.
 

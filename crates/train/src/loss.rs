@@ -1,5 +1,5 @@
-//! The contrastive objective as the reference computes it (CLAMP3.md §4.1): logits are the plain
-//! dot products of the (unnormalised) text and music vectors at a fixed logit scale of 1, and
+//! The contrastive objective as the reference computes it (docs/reference.md §4.1): logits are the
+//! plain dot products of the (unnormalised) text and music vectors at a fixed logit scale of 1, and
 //! the loss is the mean of the two cross-entropies with the diagonal as targets.
 
 use candle_core::{DType, Result, Tensor, D};

@@ -1,6 +1,6 @@
 //! AdamW with torch's defaults and update rule, a warm-up schedule that takes effect (the
-//! reference's is discarded: CLAMP3.md §4.2, §4.8 #3), and state that can be saved and restored
-//! exactly (#4).
+//! reference's is discarded: docs/reference.md §4.2, §4.8 #3), and state that can be saved and
+//! restored exactly (#4).
 
 use std::collections::BTreeMap;
 

@@ -1,6 +1,6 @@
 //! Where the correct item ranks among scored candidates, and the retrieval metrics built on it
-//! (CLAMP3.md §8.6): MRR, Hit@k and the random-ranking baseline. One definition for evaluation
-//! (`clamp3 eval`) and for the trainer's held-out MRR.
+//! (docs/reference.md §8.6): MRR, Hit@k and the random-ranking baseline. One definition for
+//! evaluation (`clamp3 eval`) and for the trainer's held-out MRR.
 
 use serde::Serialize;
 
@@ -97,7 +97,7 @@ mod tests {
 
     #[test]
     fn random_baseline_for_1000_candidates() {
-        // H_1000 / 1000 (CLAMP3.md §10.2: 0.0075).
+        // H_1000 / 1000 (docs/reference.md §10.2: 0.0075).
         assert!((random_mrr(1000) - 0.007_485_470_860_550_345).abs() < 1e-12);
     }
 }

@@ -1,6 +1,6 @@
-//! Text → music retrieval on a WikiMT-X-style JSONL file (CLAMP3.md §9.2): each record gives a
-//! query (one of its text fields) and its music (the ABC text of `leadsheet`, or a file named by
-//! another field, relative to the JSONL file's folder).
+//! Text → music retrieval on a WikiMT-X-style JSONL file (docs/reference.md §9.2): each record
+//! gives a query (one of its text fields) and its music (the ABC text of `leadsheet`, or a file
+//! named by another field, relative to the JSONL file's folder).
 
 use std::path::{Path, PathBuf};
 

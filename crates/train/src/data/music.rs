@@ -1,5 +1,5 @@
 //! Music side of a training item: which file, reading and converting it (with caches), and
-//! turning it into a cropped patch or feature sequence (CLAMP3.md §4.4).
+//! turning it into a cropped patch or feature sequence (docs/reference.md §4.4).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -42,7 +42,7 @@ pub fn pick_file<'a>(
     }
 }
 
-/// The reference's `remove_instrument_info`, exactly (CLAMP3.md §4.4): lines are split
+/// The reference's `remove_instrument_info`, exactly (docs/reference.md §4.4): lines are split
 /// keeping their `\n`; the text is MTF when the first line's text before its first space is
 /// `ticks_per_beat`, ABC otherwise.
 ///
@@ -101,7 +101,7 @@ pub struct SymbolicSample {
 /// with their BOS and EOS patches (`M3Patchilizer.encode(..., add_special_patches=True)`);
 /// then, when there are more than `patch_length`, a crop of `patch_length` patches (random
 /// head/tail/middle in training, head in evaluation) taken *after* the special patches, so a
-/// crop can lack BOS or EOS (CLAMP3.md §4.8 #7).
+/// crop can lack BOS or EOS (docs/reference.md §4.8 #7).
 pub fn sample_symbolic(
     text: &str,
     patch_size: usize,
@@ -148,8 +148,8 @@ pub struct AudioSample {
 }
 
 /// The audio model input of one item from MERT features `[N, dim]` (row-major, N >= 1): the
-/// zero vectors before and after ([`Features::with_special_rows`], CLAMP3.md §6.1), then, when
-/// the N + 2 vectors exceed `max_len`, a crop of `max_len` (random head/tail/middle in
+/// zero vectors before and after ([`Features::with_special_rows`], docs/reference.md §6.1), then,
+/// when the N + 2 vectors exceed `max_len`, a crop of `max_len` (random head/tail/middle in
 /// training, head in evaluation).
 pub fn sample_audio(
     features: &[f32],

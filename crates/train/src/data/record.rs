@@ -1,4 +1,4 @@
-//! M4-RAG-style JSONL records (CLAMP3.md §9.1) and their screening.
+//! M4-RAG-style JSONL records (docs/reference.md §9.1) and their screening.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::BufRead;
