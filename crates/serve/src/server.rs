@@ -46,6 +46,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            refuse_oversized,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -60,6 +64,48 @@ async fn method_not_allowed() -> ApiError {
         ErrorKind::InvalidRequestError,
         "method not allowed on this route (see /docs)",
     )
+}
+
+/// Most bytes of a refused body read and dropped before its 413 answer is sent.
+const DRAIN_CAP: usize = 64 << 20;
+
+/// Longest time spent reading a refused body.
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A body declared (`Content-Length`) larger than the limit is refused with 413 before any
+/// handler runs. The rest of it is read and dropped first (up to [`DRAIN_CAP`] bytes, for at most
+/// [`DRAIN_TIME`]): a client still sending would otherwise find the connection closed under it
+/// (a broken pipe) and never read the answer. Larger bodies only get the connection closed.
+async fn refuse_oversized(
+    State(state): State<Arc<AppState>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let limit = state.config.limits.max_body_bytes;
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match declared {
+        Some(n) if n > limit as u64 => {
+            if n <= DRAIN_CAP as u64 {
+                let body = req.into_body();
+                let _ =
+                    tokio::time::timeout(DRAIN_TIME, axum::body::to_bytes(body, DRAIN_CAP)).await;
+            }
+            let mut r = ApiError::too_large(format!(
+                "the request body ({n} bytes) is larger than the server's limit of {limit} bytes"
+            ))
+            .into_response();
+            r.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+            r
+        }
+        _ => next.run(req).await,
+    }
 }
 
 /// Byte-wise comparison whose time does not depend on where the keys differ.
