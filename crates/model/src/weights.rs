@@ -277,7 +277,14 @@ impl Weights {
         })?;
         let content =
             candle_core::quantized::gguf_file::Content::read(&mut std::io::Cursor::new(&mmap[..]))
-                .map_err(|e| invalid(format!("not a valid GGUF file ({e})")))?;
+                .map_err(|e| {
+                    // candle attaches a backtrace when RUST_BACKTRACE is set: the message is the cause.
+                    let e = match e {
+                        candle_core::Error::WithBacktrace { inner, .. } => *inner,
+                        e => e,
+                    };
+                    invalid(format!("not a valid GGUF file ({e})"))
+                })?;
         let base = usize::try_from(content.tensor_data_offset)
             .map_err(|_| invalid("GGUF data offset out of range".into()))?;
         let mut tensors = BTreeMap::new();
