@@ -10,20 +10,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::ffi::OsStr;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use common::*;
-
-fn os<T: AsRef<OsStr> + ?Sized>(s: &T) -> &OsStr {
-    s.as_ref()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// A real file of each format, from the fixtures. The MP3, Ogg and M4A fixtures are shorter than
 /// one MERT window (1 s): their good files fail as too short, which the checks allow.

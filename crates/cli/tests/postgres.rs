@@ -17,10 +17,6 @@ fn ok(c: &mut Command) -> Output {
     o
 }
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 fn add(index: &str, model: &Path, paths: &[&Path]) -> Command {
     let mut c = clamp3();
     c.args(["index", "add", "--index", index, "--model"])

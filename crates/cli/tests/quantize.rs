@@ -13,10 +13,6 @@ use std::process::Output;
 
 use common::*;
 
-fn run(args: &[&std::ffi::OsStr]) -> Output {
-    clamp3().args(args).output().unwrap()
-}
-
 fn ok(o: Output) -> String {
     assert!(
         o.status.success(),

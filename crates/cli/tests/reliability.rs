@@ -15,18 +15,6 @@ use std::process::{Command, Output, Stdio};
 
 use common::*;
 
-fn run(args: &[&OsStr]) -> Output {
-    clamp3().args(args).output().unwrap()
-}
-
-fn os<T: AsRef<OsStr> + ?Sized>(s: &T) -> &OsStr {
-    s.as_ref()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 fn no_panic(o: &Output) {
     let e = stderr(o);
     assert!(!e.contains("panicked"), "{e}");
@@ -43,11 +31,6 @@ fn temps(dir: &Path) -> Vec<String> {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with(".clamp3-"))
         .collect()
-}
-
-fn write_vec(p: &Path, v: &[f32]) {
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, clamp3_formats::npy::write_npy(&[1, v.len()], v)).unwrap();
 }
 
 #[test]

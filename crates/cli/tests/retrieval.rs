@@ -4,21 +4,8 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use common::*;
-
-fn run(args: &[&std::ffi::OsStr]) -> Output {
-    clamp3().args(args).output().unwrap()
-}
-
-fn os<T: AsRef<std::ffi::OsStr> + ?Sized>(s: &T) -> &std::ffi::OsStr {
-    s.as_ref()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// A small collection of every kind: text, ABC, MTF, MIDI, MERT features.
 fn collection(dir: &Path) -> PathBuf {
@@ -254,11 +241,6 @@ fn classify_ranks_every_label() {
         let scores: Vec<f64> = r.iter().map(|x| x["score"].as_f64().unwrap()).collect();
         assert!(scores.windows(2).all(|w| w[0] >= w[1]));
     }
-}
-
-fn write_vec(p: &Path, v: &[f32]) {
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, clamp3_formats::npy::write_npy(&[1, v.len()], v)).unwrap();
 }
 
 #[test]

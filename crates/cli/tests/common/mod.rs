@@ -1,8 +1,9 @@
 //! Helpers shared by the CLI tests.
 #![allow(dead_code)]
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
 use clamp3_model::{synthetic, Clamp3Config};
 
@@ -14,6 +15,27 @@ pub fn repo(rel: &str) -> PathBuf {
 
 pub fn clamp3() -> Command {
     Command::new(env!("CARGO_BIN_EXE_clamp3"))
+}
+
+/// Runs `clamp3 ARGS...` to completion.
+pub fn run(args: &[&OsStr]) -> Output {
+    clamp3().args(args).output().unwrap()
+}
+
+/// An argument as an `OsStr`, so that strings and paths mix in one `run` call.
+pub fn os<T: AsRef<OsStr> + ?Sized>(s: &T) -> &OsStr {
+    s.as_ref()
+}
+
+/// A finished command's standard error, as text.
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Writes `v` as a `(1, len)` `.npy` embedding file, creating its folder.
+pub fn write_vec(p: &Path, v: &[f32]) {
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, clamp3_formats::npy::write_npy(&[1, v.len()], v)).unwrap();
 }
 
 /// A model directory: the tiny config, synthetic weights, the real XLM-R tokenizer.
