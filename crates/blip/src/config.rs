@@ -1,7 +1,7 @@
 //! `config.json` of a `BlipForConditionalGeneration` checkpoint, with transformers 4.40's
 //! defaults (`BlipVisionConfig`, `BlipTextConfig`, `PretrainedConfig`) for missing keys.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Deserialize;
 
@@ -141,26 +141,15 @@ struct Json {
 impl BlipConfig {
     /// Reads `config.json`.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| BlipError::Io {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
-        Self::from_json(&text, path)
+        Self::from_json(&crate::error::read_text(path)?, path)
     }
 
     /// Parses the JSON text of `config.json` (`path` is for messages).
     pub fn from_json(text: &str, path: &Path) -> Result<Self> {
-        let bad = |msg: String| BlipError::Config {
-            path: PathBuf::from(path),
-            msg,
+        let bad = |msg: String| BlipError::config(path, msg);
+        let unsupported = |setting: &str, value: String, supported: &str| {
+            BlipError::unsupported(path, setting, value, supported)
         };
-        let unsupported =
-            |setting: &str, value: String, supported: &str| BlipError::UnsupportedSetting {
-                path: PathBuf::from(path),
-                setting: setting.into(),
-                value,
-                supported: supported.into(),
-            };
         let j: Json = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
         if let Some(t) = &j.model_type {
             if t != "blip" {

@@ -31,15 +31,9 @@ impl Detokenizer {
         })?;
         let mut clean_up_spaces = true;
         if let Some(p) = tokenizer_config.filter(|p| p.is_file()) {
-            let text = std::fs::read_to_string(p).map_err(|e| BlipError::Io {
-                path: p.to_path_buf(),
-                source: e,
-            })?;
+            let text = crate::error::read_text(p)?;
             let v: serde_json::Value =
-                serde_json::from_str(&text).map_err(|e| BlipError::Config {
-                    path: p.to_path_buf(),
-                    msg: e.to_string(),
-                })?;
+                serde_json::from_str(&text).map_err(|e| BlipError::config(p, e.to_string()))?;
             if let Some(b) = v
                 .get("clean_up_tokenization_spaces")
                 .and_then(|b| b.as_bool())

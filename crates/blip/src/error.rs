@@ -1,6 +1,6 @@
 //! Error type of the captioner.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::decode::ImageFormat;
 
@@ -176,3 +176,31 @@ impl BlipError {
 
 /// Result alias of this crate.
 pub type Result<T, E = BlipError> = std::result::Result<T, E>;
+
+impl BlipError {
+    /// A configuration file that cannot be used (`path`), with why.
+    pub(crate) fn config(path: &Path, msg: impl Into<String>) -> Self {
+        BlipError::Config {
+            path: path.to_path_buf(),
+            msg: msg.into(),
+        }
+    }
+
+    /// A configuration `setting` of `path` with a `value` this crate does not implement.
+    pub(crate) fn unsupported(path: &Path, setting: &str, value: String, supported: &str) -> Self {
+        BlipError::UnsupportedSetting {
+            path: path.to_path_buf(),
+            setting: setting.into(),
+            value,
+            supported: supported.into(),
+        }
+    }
+}
+
+/// The text of a model folder's file (a configuration, a tokenizer configuration).
+pub(crate) fn read_text(path: &Path) -> Result<String, BlipError> {
+    std::fs::read_to_string(path).map_err(|e| BlipError::Io {
+        path: path.to_path_buf(),
+        source: e,
+    })
+}
