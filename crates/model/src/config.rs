@@ -87,7 +87,7 @@ impl BertConfig {
         if self.hidden_size == 0 || self.num_attention_heads == 0 {
             return bad("hidden_size and num_attention_heads must be positive");
         }
-        if self.hidden_size % self.num_attention_heads != 0 {
+        if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return bad("hidden_size must be a multiple of num_attention_heads");
         }
         if self.max_position_embeddings == 0 || self.type_vocab_size == 0 {

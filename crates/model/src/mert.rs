@@ -117,11 +117,15 @@ impl MertConfig {
         if self.hidden_act != "gelu" || self.feat_extract_activation != "gelu" {
             return Err("only the exact GELU activation is supported".into());
         }
-        if self.num_attention_heads == 0 || self.hidden_size % self.num_attention_heads != 0 {
+        if self.num_attention_heads == 0
+            || !self.hidden_size.is_multiple_of(self.num_attention_heads)
+        {
             return Err("hidden_size must be a multiple of num_attention_heads".into());
         }
         if self.num_conv_pos_embedding_groups == 0
-            || self.hidden_size % self.num_conv_pos_embedding_groups != 0
+            || !self
+                .hidden_size
+                .is_multiple_of(self.num_conv_pos_embedding_groups)
         {
             return Err("hidden_size must be a multiple of num_conv_pos_embedding_groups".into());
         }

@@ -448,7 +448,7 @@ fn encode(values: &[f32], target: StoredType) -> Result<Vec<u8>, String> {
 /// to their type (a GGUF file with an odd `general.alignment` can leave them misaligned), so
 /// misaligned bytes are first copied into an 8-byte-aligned buffer.
 fn block_storage(bytes: &[u8], g: GgmlDType) -> candle_core::Result<QStorage> {
-    if (bytes.as_ptr() as usize) % 8 == 0 {
+    if (bytes.as_ptr() as usize).is_multiple_of(8) {
         return QStorage::from_data(std::borrow::Cow::Borrowed(bytes), &Device::Cpu, g);
     }
     let mut words = vec![0u64; bytes.len().div_ceil(8)];
@@ -463,7 +463,7 @@ fn block_storage(bytes: &[u8], g: GgmlDType) -> candle_core::Result<QStorage> {
 /// blocks).
 pub fn dequantize(bytes: &[u8], g: GgmlDType, numel: usize) -> candle_core::Result<Vec<f32>> {
     let (block, size) = (g.block_size(), g.type_size());
-    if numel % block != 0 || bytes.len() != numel / block * size {
+    if !numel.is_multiple_of(block) || bytes.len() != numel / block * size {
         candle_core::bail!(
             "{} bytes of {g:?} for {numel} values (blocks of {block} in {size} bytes)",
             bytes.len()

@@ -141,7 +141,7 @@ fn utf8(bytes: &[u8]) -> Result<String, XmlError> {
 }
 
 fn utf16(bytes: &[u8], big_endian: bool) -> Result<String, XmlError> {
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return Err(XmlError::Encoding(
             "UTF-16 document with an odd number of bytes".to_string(),
         ));

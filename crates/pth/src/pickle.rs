@@ -366,7 +366,7 @@ impl<'a> Machine<'a> {
     }
 
     fn set_items(&mut self, target: &Val, kv: Vec<Val>) -> Result<(), PickleError> {
-        if kv.len() % 2 != 0 {
+        if !kv.len().is_multiple_of(2) {
             return Err(self.malformed("odd number of items for SETITEMS"));
         }
         let mut pairs = Vec::with_capacity(kv.len() / 2);

@@ -383,11 +383,11 @@ impl<S: PairSource> Trainer<S> {
             self.log(&metrics, &line)?;
             self.scalars(&[("train/loss", loss), ("train/lr", lr as f32)])?;
             on_event(&ev);
-            if t.eval_every > 0 && self.state.step % t.eval_every == 0 {
+            if t.eval_every > 0 && self.state.step.is_multiple_of(t.eval_every) {
                 self.eval_and_log(&metrics, &mut on_event)?;
                 evaluated = Some(self.state.step);
             }
-            if t.checkpoint_every > 0 && self.state.step % t.checkpoint_every == 0 {
+            if t.checkpoint_every > 0 && self.state.step.is_multiple_of(t.checkpoint_every) {
                 let p = self.save_checkpoint()?;
                 on_event(&Event::Checkpoint(p));
                 saved = Some(self.state.step);

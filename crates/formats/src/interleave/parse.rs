@@ -189,7 +189,7 @@ pub(crate) fn split_into_bars_and_barlines(voice_text: &str) -> Result<Split<'_>
     type Bars<'b> = Vec<Cow<'b, str>>;
     let (left, texts, right): (Bars, Bars, Bars) = if is_barline(&bars[0]) {
         // right_barlines = [bars[i*2+2] for i in range(n//2)] needs an odd length
-        if half > 0 && n % 2 == 0 {
+        if half > 0 && n.is_multiple_of(2) {
             return Err(VoiceProblem::MissingRightBarline);
         }
         (

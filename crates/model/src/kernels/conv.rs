@@ -74,7 +74,7 @@ pub fn grouped_conv1d_same(
     k: usize,
     padding: usize,
 ) {
-    assert!(groups > 0 && c % groups == 0, "conv groups");
+    assert!(groups > 0 && c.is_multiple_of(groups), "conv groups");
     let cg = c / groups;
     let t = x.len() / c;
     assert_eq!(weight.len(), c * k * cg, "grouped conv weight size");

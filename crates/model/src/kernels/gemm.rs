@@ -182,6 +182,10 @@ pub fn matmul(
         }
         return;
     }
+    if super::small_gemm::applies(m, n, &a, &b, scale) {
+        super::small_gemm::matmul(dst, accumulate, a, b, threads);
+        return;
+    }
     let parallelism = match threads {
         Threads::One => gemm::Parallelism::None,
         Threads::Pool if rayon::current_num_threads() > 1 => gemm::Parallelism::Rayon(0),

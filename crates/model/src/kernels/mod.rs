@@ -8,6 +8,8 @@
 //! measured GEMM ceiling), and do the rest in few passes over reused buffers:
 //!
 //! - [`gemm`]: strided matrix views over `f32` slices and a safe wrapper around `gemm::gemm`;
+//! - [`small_gemm`]: products with few rows (a short segment's linear layers), where `gemm`'s
+//!   packing costs as much as the product;
 //! - [`math`]: vectorisable `exp` and exact-GELU (through `erfc`) within a few ulp;
 //! - [`norm`]: LayerNorm rows (f64 moments, as stable as PyTorch's), per-channel GroupNorm;
 //! - [`attention`]: scaled dot-product attention per (item, head) with the additive mask and
@@ -67,6 +69,7 @@ pub mod gemm;
 pub mod math;
 pub mod norm;
 pub mod pool;
+pub mod small_gemm;
 
 use candle_core::{CpuStorage, Storage, Tensor};
 

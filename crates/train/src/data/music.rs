@@ -158,7 +158,7 @@ pub fn sample_audio(
     rng: &mut Rng,
     train: bool,
 ) -> Result<AudioSample, DataError> {
-    if dim == 0 || features.is_empty() || features.len() % dim != 0 {
+    if dim == 0 || features.is_empty() || !features.len().is_multiple_of(dim) {
         return Err(DataError::Invalid(format!(
             "audio features must be N x {dim} values with N >= 1, got {} values",
             features.len()
