@@ -114,7 +114,8 @@ pub struct EmbedOptions {
     /// included. Segments are grouped by length across inputs within both limits, so a short
     /// input is never padded to a long one.
     pub max_positions: usize,
-    /// 5 s windows per MERT forward pass (memory grows with it: ~0.3 GB per window).
+    /// 5 s windows per MERT forward pass (memory grows with it: ~0.3 GB per window). One
+    /// window (374 frames) already keeps the products at full speed; two measured 8 % slower.
     pub mert_batch: usize,
 }
 
@@ -124,7 +125,7 @@ impl Default for EmbedOptions {
             sequence: false,
             max_batch: BatchLimits::default().max_items,
             max_positions: BatchLimits::DEFAULT_POSITIONS,
-            mert_batch: 2,
+            mert_batch: 1,
         }
     }
 }

@@ -45,7 +45,7 @@ pub struct EmbedArgs {
     #[arg(long, default_value_t = clamp3_model::BatchLimits::DEFAULT_POSITIONS, value_parser = crate::args::positive)]
     pub batch_positions: usize,
     /// 5 s windows per MERT forward pass (recordings).
-    #[arg(long, default_value_t = 2, value_parser = crate::args::positive)]
+    #[arg(long, default_value_t = 1, value_parser = crate::args::positive)]
     pub mert_batch: usize,
     /// MERT model directory for audio files (default: <model dir>/mert, then the download cache).
     #[arg(long)]

@@ -20,8 +20,9 @@ pub struct FeaturesArgs {
     /// Output folder; the input tree is mirrored below it.
     #[arg(long)]
     pub out: PathBuf,
-    /// 5 s windows per MERT forward pass.
-    #[arg(long = "mert-batch", alias = "batch", default_value_t = 2, value_parser = crate::args::positive)]
+    /// 5 s windows per MERT forward pass (one window, 374 frames, already keeps the products
+    /// at full speed; two measured 8 % slower).
+    #[arg(long = "mert-batch", alias = "batch", default_value_t = 1, value_parser = crate::args::positive)]
     pub mert_batch: usize,
     /// Exit with status 1 if any input failed (failures are always listed).
     #[arg(long)]

@@ -5,7 +5,8 @@
 //! attention product at 40 % of the GEMM rate, a fresh allocation (and page faults) per op,
 //! single-threaded scalar `erf` for GELU, a sequential f64 LayerNorm. These kernels keep the
 //! matrix products in the `gemm` crate (the same one candle calls; it reaches the machine's
-//! measured GEMM ceiling), and do the rest in few passes over reused buffers:
+//! measured GEMM ceiling) except those over few rows, where its packing dominates, and do the
+//! rest in few passes over reused buffers:
 //!
 //! - [`gemm`]: strided matrix views over `f32` slices and a safe wrapper around `gemm::gemm`;
 //! - [`small_gemm`]: products with few rows (a short segment's linear layers), where `gemm`'s

@@ -5,8 +5,8 @@
 //! in ways tuned for large products; with few rows the packing costs as much as the product.
 //! Measured on the project's 2-core AVX-512 machines with the weights cycled through memory
 //! as in a forward pass (`docs/performance.md`), a 24-row product of BERT-base's shapes ran at
-//! 42-54 GFLOP/s through `gemm` and 80-90 here, a 64-row one at 70-95 against 125-138; from
-//! about 128 rows on `gemm` is faster and keeps them.
+//! 42-54 GFLOP/s through `gemm` and 80-90 here, a 96-row one at 90-134 against 150-185; from
+//! 100 rows on `gemm` is as fast or faster and keeps them.
 //!
 //! How: each task owns a range of output columns. It walks `k` in blocks of [`KB`] weight
 //! rows; for every block, every tile of [`MR`] rows of `x` sweeps the task's columns 64 at a
@@ -25,12 +25,12 @@ const KB: usize = 64;
 /// The widest column range one task owns.
 const TASK_COLS: usize = 384;
 
-/// Whether `dst = a · b` goes through this kernel: fewer than 96 rows, `k >= 256` (a linear
+/// Whether `dst = a · b` goes through this kernel: at most 96 rows, `k >= 256` (a linear
 /// layer, not an attention product), a multiple of 64 output columns, `a`'s rows and `b`'s
 /// rows contiguous (activations times an `[in, out]` weight), no scaling, and a CPU with
 /// AVX-512 — the shapes where it measured faster than `gemm`.
 pub(crate) fn applies(m: usize, n: usize, a: &MatRef<'_>, b: &MatRef<'_>, scale: f32) -> bool {
-    m < 96
+    m <= 96
         && a.cols >= 256
         && n.is_multiple_of(NR)
         && a.col_stride == 1
