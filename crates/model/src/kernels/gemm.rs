@@ -200,28 +200,54 @@ pub fn matmul(
     // above); `dst` is borrowed mutably, so it does not alias `a` or `b`, and its rows do
     // not overlap (`row_stride >= cols`).
     unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
+        gemm_call(
             dst.data.as_mut_ptr().add(dst.offset),
-            1,
-            dst.row_stride as isize,
+            dst.row_stride,
             accumulate,
-            a.data.as_ptr().add(a.offset),
-            a.col_stride as isize,
-            a.row_stride as isize,
-            b.data.as_ptr().add(b.offset),
-            b.col_stride as isize,
-            b.row_stride as isize,
-            1.0,
+            a,
+            b,
             scale,
-            false,
-            false,
-            false,
             parallelism,
         );
     }
+}
+
+/// One `gemm` call: `dst (+)= scale · a · b` into the `a.rows x b.cols` block at `dst`, rows
+/// `ldo` apart (accumulating when `accumulate`).
+///
+/// # Safety
+/// `a` and `b` lie inside their slices; `dst` points to that block, writable, and nothing
+/// else reads or writes the block during the call.
+unsafe fn gemm_call(
+    dst: *mut f32,
+    ldo: usize,
+    accumulate: bool,
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+    scale: f32,
+    parallelism: gemm::Parallelism,
+) {
+    gemm::gemm(
+        a.rows,
+        b.cols,
+        a.cols,
+        dst,
+        1,
+        ldo as isize,
+        accumulate,
+        a.data.as_ptr().add(a.offset),
+        a.col_stride as isize,
+        a.row_stride as isize,
+        b.data.as_ptr().add(b.offset),
+        b.col_stride as isize,
+        b.row_stride as isize,
+        1.0,
+        scale,
+        false,
+        false,
+        false,
+        parallelism,
+    );
 }
 
 /// The fewest output columns per thread for which [`matmul`] splits a product by columns
@@ -243,7 +269,7 @@ fn split_columns(
     parts: usize,
 ) {
     use rayon::prelude::*;
-    let (m, n, k) = (dst.rows, dst.cols, a.cols);
+    let n = dst.cols;
     let width = n.div_ceil(parts).div_ceil(16) * 16;
     /// The destination's base pointer, shared by the column tasks.
     struct Dst(*mut f32);
@@ -255,33 +281,26 @@ fn split_columns(
         }
     }
     let out = Dst(dst.data.as_mut_ptr().wrapping_add(dst.offset));
-    let (ldo, x, w) = (dst.row_stride, a, b);
+    let ldo = dst.row_stride;
     (0..n.div_ceil(width)).into_par_iter().for_each(|t| {
         let c0 = t * width;
-        let cols = width.min(n - c0);
+        // Columns c0.. of `b` (a view inside `b`'s).
+        let b_cols = MatRef {
+            offset: b.offset + c0 * b.col_stride,
+            cols: width.min(n - c0),
+            ..b
+        };
         // SAFETY: the views were bounds-checked by `matmul` and this task's block (every row,
-        // columns c0..c0 + cols) lies inside them; `dst` was borrowed mutably, so nothing
-        // else reads or writes it, and the tasks' column ranges are disjoint.
+        // its columns) lies inside them; `dst` was borrowed mutably, so nothing else reads or
+        // writes it, and the tasks' column ranges are disjoint.
         unsafe {
-            gemm::gemm(
-                m,
-                cols,
-                k,
+            gemm_call(
                 out.column(c0),
-                1,
-                ldo as isize,
+                ldo,
                 accumulate,
-                x.data.as_ptr().add(x.offset),
-                x.col_stride as isize,
-                x.row_stride as isize,
-                w.data.as_ptr().add(w.offset + c0 * w.col_stride),
-                w.col_stride as isize,
-                w.row_stride as isize,
-                1.0,
+                a,
+                b_cols,
                 scale,
-                false,
-                false,
-                false,
                 gemm::Parallelism::None,
             );
         }
@@ -321,25 +340,13 @@ pub(crate) unsafe fn matmul_raw_dst(
         Threads::One => gemm::Parallelism::None,
         Threads::Pool => gemm::Parallelism::Rayon(0),
     };
-    gemm::gemm(
-        rows,
-        cols,
-        a.cols,
+    gemm_call(
         dst_base.add(offset),
-        1,
-        row_stride as isize,
+        row_stride,
         false,
-        a.data.as_ptr().add(a.offset),
-        a.col_stride as isize,
-        a.row_stride as isize,
-        b.data.as_ptr().add(b.offset),
-        b.col_stride as isize,
-        b.row_stride as isize,
+        a,
+        b,
         1.0,
-        1.0,
-        false,
-        false,
-        false,
         parallelism,
     );
 }
@@ -380,7 +387,7 @@ pub fn transpose(src: &[f32], rows: usize, cols: usize) -> Vec<f32> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     fn naive(a: &MatRef, b: &MatRef) -> Vec<f32> {
@@ -398,7 +405,8 @@ mod tests {
         out
     }
 
-    fn values(n: usize, seed: u32) -> Vec<f32> {
+    /// Deterministic test values in [-0.5, 0.5).
+    pub(in crate::kernels) fn values(n: usize, seed: u32) -> Vec<f32> {
         (0..n)
             .map(|i| {
                 ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8) as f32

@@ -215,17 +215,8 @@ unsafe fn tile(
 
 #[cfg(test)]
 mod tests {
+    use super::super::gemm::tests::values;
     use super::super::gemm::{matmul, MatMut, MatRef, Threads};
-
-    fn values(n: usize, seed: u32) -> Vec<f32> {
-        (0..n)
-            .map(|i| {
-                ((i as u32).wrapping_mul(2_654_435_761).wrapping_add(seed) >> 8) as f32
-                    / 16_777_216.0
-                    - 0.5
-            })
-            .collect()
-    }
 
     #[test]
     fn few_row_products_match_a_naive_product_at_every_edge() {
@@ -288,45 +279,28 @@ mod tests {
         let x = vec![0f32; 512 * 768];
         let w = vec![0f32; 3072 * 768];
         let b = MatRef::rows(&w, 768, 3072);
-        assert!(!super::applies(
-            128,
-            3072,
-            &MatRef::rows(&x, 128, 768),
-            &b,
-            1.0
-        ));
-        // An attention product (k = 64), a width that is not a multiple of 64, a scale.
-        let b64 = MatRef::rows(&w, 64, 64);
-        assert!(!super::applies(
-            24,
-            64,
-            &MatRef::rows(&x, 24, 64),
-            &b64,
-            1.0
-        ));
-        let b100 = MatRef::rows(&w, 768, 100);
-        assert!(!super::applies(
-            24,
-            100,
-            &MatRef::rows(&x, 24, 768),
-            &b100,
-            1.0
-        ));
-        assert!(!super::applies(
-            24,
-            3072,
-            &MatRef::rows(&x, 24, 768),
-            &b,
-            0.5
-        ));
-        // A weight stored `[out, in]` (rows of `b` not contiguous).
-        let bt = MatRef::rows(&w, 3072, 768).t();
-        assert!(!super::applies(
-            24,
-            3072,
-            &MatRef::rows(&x, 24, 768),
-            &bt,
-            1.0
-        ));
+        let x_rows = |m, k| MatRef::rows(&x, m, k);
+        let refused = [
+            // More rows than the kernel measured faster on.
+            (128, 3072, x_rows(128, 768), b, 1.0),
+            // An attention product (k = 64), a width that is not a multiple of 64, a scale.
+            (24, 64, x_rows(24, 64), MatRef::rows(&w, 64, 64), 1.0),
+            (24, 100, x_rows(24, 768), MatRef::rows(&w, 768, 100), 1.0),
+            (24, 3072, x_rows(24, 768), b, 0.5),
+            // A weight stored `[out, in]` (rows of `b` not contiguous).
+            (
+                24,
+                3072,
+                x_rows(24, 768),
+                MatRef::rows(&w, 3072, 768).t(),
+                1.0,
+            ),
+        ];
+        for (m, n, a, b, scale) in refused {
+            assert!(
+                !super::applies(m, n, &a, &b, scale),
+                "({m}, {n}) scale {scale}"
+            );
+        }
     }
 }
