@@ -46,6 +46,12 @@ pub struct QuantizeArgs {
     /// docs/quantize.md): less memory, 8-bit activations.
     #[arg(long, requires = "report")]
     pub quantized_matmul: bool,
+    /// With --report: also measure each format with its products in f32 (weights dequantised
+    /// at load; rows `<format> (f32 products)`), for comparison with the bf16 tile products
+    /// that reduced-precision models use on CPUs with AMX (`CLAMP3_TILE_PRODUCTS=0` in
+    /// docs/quantize.md).
+    #[arg(long, requires = "report")]
+    pub f32_products: bool,
     /// Load block formats with quantised products (set by --report --quantized-matmul for its
     /// measuring processes).
     #[arg(long, hide = true)]
@@ -315,13 +321,18 @@ fn measure(ctx: &Ctx, model: &Path, inputs: &[Input], rounds: usize) -> Result<M
 }
 
 /// Runs `measure` for `model` in a fresh process of this program.
-fn measure_in_child(model: &Path, a: &QuantizeArgs, quantized_matmul: bool) -> Result<Measured> {
+fn measure_in_child(model: &Path, a: &QuantizeArgs, products: Products) -> Result<Measured> {
     let exe = std::env::current_exe().context("cannot find this program")?;
     let mut cmd = std::process::Command::new(exe);
-    if quantized_matmul {
-        cmd.arg("quantize").arg("--load-quantized-matmul");
-    } else {
-        cmd.arg("quantize");
+    cmd.arg("quantize");
+    match products {
+        Products::Default => {}
+        Products::Quantized => {
+            cmd.arg("--load-quantized-matmul");
+        }
+        Products::F32 => {
+            cmd.env("CLAMP3_TILE_PRODUCTS", "0");
+        }
     }
     cmd.arg("--report")
         .arg("--measure-only")
@@ -339,6 +350,17 @@ fn measure_in_child(model: &Path, a: &QuantizeArgs, quantized_matmul: bool) -> R
         bail!("measuring {} failed ({})", model.display(), out.status);
     }
     serde_json::from_slice(&out.stdout).context("unreadable measurement")
+}
+
+/// How a measuring process multiplies a reduced-precision model's layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Products {
+    /// As models load by default (bf16 tiles where the CPU has them, else f32).
+    Default,
+    /// candle's quantised product on the GGML blocks.
+    Quantized,
+    /// f32, the weights dequantised at load.
+    F32,
 }
 
 /// `clamp3 quantize --report`.
@@ -392,20 +414,30 @@ fn report(ctx: &Ctx, a: &QuantizeArgs, recipes: &[Recipe]) -> Result<()> {
     let mut results = Vec::new();
     // f32 again at the end: the spread of the two f32 runs shows how much the machine's other
     // load moved the figures in between.
-    let mut order: Vec<(String, PathBuf, bool)> = dirs
+    let mut order: Vec<(String, PathBuf, Products)> = dirs
         .iter()
-        .map(|(n, d)| (n.clone(), d.clone(), false))
+        .map(|(n, d)| (n.clone(), d.clone(), Products::Default))
         .collect();
     if a.quantized_matmul {
         for (r, (name, dir)) in recipes.iter().zip(&dirs[1..]) {
             if r.is_gguf() {
-                order.push((format!("{name} (quantised matmul)"), dir.clone(), true));
+                let name = format!("{name} (quantised matmul)");
+                order.push((name, dir.clone(), Products::Quantized));
             }
         }
     }
-    order.push(("f32 (again)".to_string(), a.input.clone(), false));
-    for (name, dir, quantized_matmul) in &order {
-        let m = measure_in_child(dir, a, *quantized_matmul)?;
+    if a.f32_products {
+        for (name, dir) in &dirs[1..] {
+            order.push((format!("{name} (f32 products)"), dir.clone(), Products::F32));
+        }
+    }
+    order.push((
+        "f32 (again)".to_string(),
+        a.input.clone(),
+        Products::Default,
+    ));
+    for (name, dir, products) in &order {
+        let m = measure_in_child(dir, a, *products)?;
         eprintln!(
             "{name}: load {:.2} s, {:.2} items/s, RSS {:.0} MB (load average {})",
             m.load_s, m.items_per_s, m.rss_mb, m.load_avg

@@ -179,21 +179,30 @@ fn bad_arguments_and_outputs_are_refused() {
     assert!(!e.contains("panicked"), "{e}");
 }
 
+/// `clamp3 quantize --report --rounds 1 EXTRA... --inputs INPUT -- MODEL`'s table.
+fn report(model: &Path, input: &Path, extra: &[&str]) -> String {
+    let mut args: Vec<&std::ffi::OsStr> = vec!["quantize".as_ref(), "--report".as_ref()];
+    args.extend(
+        ["--rounds", "1"]
+            .iter()
+            .chain(extra)
+            .map(|a: &&str| -> &std::ffi::OsStr { a.as_ref() }),
+    );
+    args.extend([
+        "--inputs".as_ref(),
+        input.as_os_str(),
+        "--".as_ref(),
+        model.as_os_str(),
+    ]);
+    ok(run(&args))
+}
+
 #[test]
 fn the_report_prints_every_format_and_modality() {
     let tmp = tempfile::tempdir().unwrap();
     let model = tiny_model_dir(tmp.path());
     let input = inputs(tmp.path());
-    let out = ok(run(&[
-        "quantize".as_ref(),
-        "--report".as_ref(),
-        "--rounds".as_ref(),
-        "1".as_ref(),
-        "--inputs".as_ref(),
-        input.as_os_str(),
-        "--".as_ref(),
-        model.as_os_str(),
-    ]));
+    let out = report(&model, &input, &[]);
     for format in ["f16", "bf16", "q8_0", "q6_k", "q4_k", "q8_0-ffn-q4_k"] {
         for modality in ["text", "symbolic", "audio"] {
             let row = out
@@ -205,6 +214,27 @@ fn the_report_prints_every_format_and_modality() {
             assert!(min > 0.99 && min <= 1.0, "{row}");
         }
     }
+}
+
+#[test]
+fn the_report_measures_f32_products_beside_the_default_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tiny_model_dir(tmp.path());
+    let input = inputs(tmp.path());
+    let out = report(&model, &input, &["--to", "q8_0", "--f32-products"]);
+    for name in ["q8_0", "q8_0 (f32 products)"] {
+        for modality in ["text", "symbolic", "audio"] {
+            let row = out
+                .lines()
+                .find(|l| l.starts_with(&format!("| {name} | {modality} |")))
+                .unwrap_or_else(|| panic!("no row {name} {modality}:\n{out}"));
+            let min: f64 = row.split('|').nth(4).unwrap().trim().parse().unwrap();
+            assert!(min > 0.999 && min <= 1.0, "{row}");
+        }
+    }
+    // Only the format asked for, once each way, and f32 twice.
+    let rows = out.lines().filter(|l| l.starts_with("| q")).count();
+    assert_eq!(rows, 6, "{out}");
 }
 
 #[test]

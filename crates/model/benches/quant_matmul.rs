@@ -4,7 +4,9 @@
 //! CPU has them). Prints GFLOP/s and the ratio to f32 per shape, interleaved rounds, with the
 //! load average: whether a quantised forward can beat the f32 one on this machine. Then whole
 //! BERT-base layers (`kernels::encoder::layer_forward`: the five products plus attention, GELU,
-//! LayerNorms) with f32, Q8_0 and Q4_K linears, for batches of short and long segments.
+//! LayerNorms) with f32, Q8_0 and Q4_K linears, for batches of short and long segments. Where
+//! the CPU has AMX-BF16 tiles, a last column: the same weights in bf16 on the tiles
+//! (`kernels::bf16_tiles`, what reduced-precision models use there).
 //!
 //!     cargo bench -p clamp3-model --bench quant_matmul [-- --runs N]
 
@@ -13,6 +15,7 @@ use std::time::Instant;
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Device, Module, Tensor};
 use clamp3_model::kernels::attention::AttentionShape;
+use clamp3_model::kernels::bf16_tiles::{self, TileWeight};
 use clamp3_model::kernels::encoder::{
     layer_forward, LayerRef, LinearRef, NormRef, WeightRef, Workspace,
 };
@@ -86,6 +89,12 @@ fn layers(batch: usize, len: usize, runs: usize) {
             .collect()
     };
     let (q8, q4) = (q(GgmlDType::Q8_0), q(GgmlDType::Q4K));
+    let tiles = bf16_tiles::available().then(|| {
+        w.iter()
+            .zip(shapes)
+            .map(|(w, (o, k))| TileWeight::pack(w, o, k).unwrap())
+            .collect::<Vec<_>>()
+    });
     let biases: Vec<Vec<f32>> = shapes.iter().map(|&(o, _)| vec![0.01; o]).collect();
     let (ones, zeros) = (vec![1.0f32; h], vec![0.0f32; h]);
     let norm = NormRef {
@@ -100,6 +109,9 @@ fn layers(batch: usize, len: usize, runs: usize) {
     }));
     let q8_layer = layer(std::array::from_fn(|i| WeightRef::Quantized(&q8[i])));
     let q4_layer = layer(std::array::from_fn(|i| WeightRef::Quantized(&q4[i])));
+    let tiles_layer = tiles
+        .as_ref()
+        .map(|t| layer(std::array::from_fn(|i| WeightRef::Bf16Tiles(&t[i]))));
     let shape = AttentionShape {
         batch,
         len,
@@ -114,19 +126,35 @@ fn layers(batch: usize, len: usize, runs: usize) {
         layer_forward(&mut x, shape, None, p, &mut ws).unwrap();
         t.elapsed().as_secs_f64()
     };
-    for p in [&f32_layer, &q8_layer, &q4_layer] {
+    for p in [&f32_layer, &q8_layer, &q4_layer]
+        .into_iter()
+        .chain(tiles_layer.as_ref())
+    {
         time(p);
     }
-    let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut a, mut b, mut c, mut d) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let before = load1();
     for _ in 0..runs {
         a.push(time(&f32_layer));
         b.push(time(&q8_layer));
         c.push(time(&q4_layer));
+        if let Some(p) = &tiles_layer {
+            d.push(time(p));
+        }
     }
     let (a, b, c) = (median(a), median(b), median(c));
+    let tiles = if d.is_empty() {
+        String::new()
+    } else {
+        let d = median(d);
+        format!(
+            ",\"bf16_tiles_ms\":{:.2},\"bf16_tiles_x\":{:.2}",
+            d * 1e3,
+            a / d
+        )
+    };
     println!(
-        "{{\"layer\":\"{batch}x{len}\",\"f32_ms\":{:.2},\"q8_0_ms\":{:.2},\"q4_k_ms\":{:.2},\"q8_0_x\":{:.2},\"q4_k_x\":{:.2},\"load_before\":\"{before}\",\"load_after\":\"{}\"}}",
+        "{{\"layer\":\"{batch}x{len}\",\"f32_ms\":{:.2},\"q8_0_ms\":{:.2},\"q4_k_ms\":{:.2},\"q8_0_x\":{:.2},\"q4_k_x\":{:.2}{tiles},\"load_before\":\"{before}\",\"load_after\":\"{}\"}}",
         a * 1e3,
         b * 1e3,
         c * 1e3,
@@ -166,6 +194,7 @@ fn main() {
             QMatMul::from_qtensor(QTensor::quantize(&wt_tensor, GgmlDType::Q8_0).unwrap()).unwrap();
         let q4 =
             QMatMul::from_qtensor(QTensor::quantize(&wt_tensor, GgmlDType::Q4K).unwrap()).unwrap();
+        let tiles = bf16_tiles::available().then(|| TileWeight::pack(&w, n, k).unwrap());
         let mut out = vec![0f32; m * n];
         let flops = 2.0 * (m * k * n) as f64;
         let f32_run = |out: &mut Vec<f32>| {
@@ -190,16 +219,42 @@ fn main() {
         f32_run(&mut out);
         q_run(&q8);
         q_run(&q4);
-        let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+        let tiles_run = |out: &mut Vec<f32>, w: &TileWeight| {
+            let t = Instant::now();
+            w.product(
+                MatMut::rows(out, m, n),
+                false,
+                MatRef::rows(&x, m, k),
+                Threads::Pool,
+            );
+            t.elapsed().as_secs_f64()
+        };
+        if let Some(w) = &tiles {
+            tiles_run(&mut out, w);
+        }
+        let (mut a, mut b, mut c, mut d) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let before = load1();
         for _ in 0..runs {
             a.push(f32_run(&mut out));
             b.push(q_run(&q8));
             c.push(q_run(&q4));
+            if let Some(w) = &tiles {
+                d.push(tiles_run(&mut out, w));
+            }
         }
         let (a, b, c) = (median(a), median(b), median(c));
+        let tiles = if d.is_empty() {
+            String::new()
+        } else {
+            let d = median(d);
+            format!(
+                ",\"bf16_tiles_gflops\":{:.1},\"bf16_tiles_x\":{:.2}",
+                flops / d / 1e9,
+                a / d
+            )
+        };
         println!(
-            "{{\"m\":{m},\"k\":{k},\"n\":{n},\"f32_gflops\":{:.1},\"q8_0_gflops\":{:.1},\"q4_k_gflops\":{:.1},\"q8_0_x\":{:.2},\"q4_k_x\":{:.2},\"load_before\":\"{before}\",\"load_after\":\"{}\"}}",
+            "{{\"m\":{m},\"k\":{k},\"n\":{n},\"f32_gflops\":{:.1},\"q8_0_gflops\":{:.1},\"q4_k_gflops\":{:.1},\"q8_0_x\":{:.2},\"q4_k_x\":{:.2}{tiles},\"load_before\":\"{before}\",\"load_after\":\"{}\"}}",
             flops / a / 1e9,
             flops / b / 1e9,
             flops / c / 1e9,

@@ -101,6 +101,12 @@ pub(crate) enum Dense {
         weight: std::sync::Arc<candle_core::quantized::QMatMul>,
         bias: Tensor,
     },
+    /// A reduced-precision weight held in bf16 for the CPU's matrix tiles
+    /// ([`kernels::bf16_tiles`]) and f32 bias `[out]`.
+    Tiles {
+        weight: std::sync::Arc<kernels::bf16_tiles::TileWeight>,
+        bias: Tensor,
+    },
 }
 
 impl Module for Dense {
@@ -110,8 +116,39 @@ impl Module for Dense {
             Dense::Quantized { weight, bias } => {
                 weight.forward(&x.contiguous()?)?.broadcast_add(bias)
             }
+            Dense::Tiles { weight, bias } => tile_forward(weight, bias, x),
         }
     }
+}
+
+/// `x · Wᵀ + b` on the bf16 tiles for any `x` `[.., in]` (the op-by-op forward's path).
+fn tile_forward(
+    weight: &kernels::bf16_tiles::TileWeight,
+    bias: &Tensor,
+    x: &Tensor,
+) -> Result<Tensor> {
+    use kernels::gemm::{MatMut, MatRef, Threads};
+    let (i, o) = (weight.inputs(), weight.outputs());
+    let mut dims = x.dims().to_vec();
+    if dims.last() != Some(&i) {
+        candle_core::bail!("linear: input {:?}, weight has {i} inputs", x.dims())
+    }
+    let rows = x.elem_count() / i.max(1);
+    let x = x.to_dtype(DType::F32)?.contiguous()?;
+    let mut out = vec![0f32; rows * o];
+    {
+        let r = kernels::TensorRead::new(&x)?;
+        weight.product(
+            MatMut::rows(&mut out, rows, o),
+            false,
+            MatRef::rows(r.slice(), rows, i),
+            Threads::Pool,
+        );
+    }
+    if let Some(last) = dims.last_mut() {
+        *last = o;
+    }
+    Tensor::from_vec(out, dims, x.device())?.broadcast_add(bias)
 }
 
 /// A transformer layer's linear: quantised when the weights being loaded store it in GGML
@@ -129,6 +166,25 @@ pub(crate) fn layer_linear(i: usize, o: usize, vb: VarBuilder) -> Result<Dense> 
         let weight = candle_core::quantized::QMatMul::from_qtensor(q)?;
         return Ok(Dense::Quantized {
             weight: std::sync::Arc::new(weight),
+            bias,
+        });
+    }
+    if o.is_multiple_of(32)
+        && vb.device().is_cpu()
+        && crate::quant::tile_products()
+        && crate::quant::scoped_tile_format(&name)
+    {
+        // Dequantised to f32 by the VarBuilder, rounded to bf16 and packed; the f32 copy is
+        // dropped here.
+        let w = vb.get((o, i), "weight")?.contiguous()?;
+        let bias = vb.get(o, "bias")?;
+        let packed = {
+            let r = kernels::TensorRead::new(&w)?;
+            kernels::bf16_tiles::TileWeight::pack(r.slice(), o, i)
+                .map_err(candle_core::Error::wrap)?
+        };
+        return Ok(Dense::Tiles {
+            weight: std::sync::Arc::new(packed),
             bias,
         });
     }
@@ -282,6 +338,7 @@ pub(crate) struct KernelLayer<'t> {
 enum KernelWeight<'t> {
     F32 { transposed: bool },
     Quantized(&'t candle_core::quantized::QMatMul),
+    Tiles(&'t kernels::bf16_tiles::TileWeight),
 }
 
 impl<'t> KernelLayer<'t> {
@@ -302,6 +359,11 @@ impl<'t> KernelLayer<'t> {
                     all.push(bias.clone());
                     all.push(bias.clone());
                     kinds[i] = KernelWeight::Quantized(weight);
+                }
+                Dense::Tiles { weight, bias } => {
+                    all.push(bias.clone());
+                    all.push(bias.clone());
+                    kinds[i] = KernelWeight::Tiles(weight);
                 }
             }
         }
@@ -326,6 +388,7 @@ impl<'t> KernelLayer<'t> {
                     transposed,
                 },
                 KernelWeight::Quantized(q) => WeightRef::Quantized(q),
+                KernelWeight::Tiles(w) => WeightRef::Bf16Tiles(w),
             },
             bias: g[2 * i + 1].slice(),
         };

@@ -369,18 +369,21 @@ fn minilm_sentence_vectors_stay_close_to_f32() {
     let mask: Vec<f32> = g["attention_mask"].ints.iter().map(|&i| i as f32).collect();
     let ids = Tensor::from_vec(ids, (b, l), &Device::Cpu).unwrap();
     let mask = Tensor::from_vec(mask, (b, l), &Device::Cpu).unwrap();
-    // `quantized`: the layers' products and the vocabulary lookup on the GGML blocks (as
-    // `ModelFiles::load` does), else everything dequantised to f32 at load.
-    let pooled = |w: Weights, quantized: bool| -> Vec<f32> {
+    // `Forward::Quantised`: the layers' products and the vocabulary lookup on the GGML blocks;
+    // `Tiles`: the layers' weights in bf16 on the CPU's tiles (as `ModelFiles::load` does where
+    // it has them); `Dequantised`: everything dequantised to f32 at load.
+    let pooled = |w: Weights, path: Forward| -> Vec<f32> {
         let prefix = w.contains("bert.embeddings.word_embeddings.weight");
         let w = std::sync::Arc::new(w);
         let _lock = MATMUL_SWITCH.lock().unwrap_or_else(|e| e.into_inner());
-        quant::set_quantized_matmul(quantized);
-        let _scope = quantized.then(|| quant::QuantizedLoad::enter(w.clone()));
+        quant::set_quantized_matmul(path == Forward::Quantised);
+        quant::set_tile_products(path == Forward::Tiles);
+        let _scope = (path != Forward::Dequantised).then(|| quant::QuantizedLoad::enter(w.clone()));
         let vb = candle_nn::VarBuilder::from_backend(Box::new(Shared(w)), DType::F32, Device::Cpu);
         let vb = if prefix { vb.pp("bert") } else { vb };
         let bert = Bert::load(&cfg, Positions::Absolute, true, vb).unwrap();
         quant::set_quantized_matmul(false);
+        quant::set_tile_products(true);
         let h = bert.forward_ids(&ids, &mask).unwrap();
         masked_mean(&h, &mask)
             .unwrap()
@@ -392,7 +395,7 @@ fn minilm_sentence_vectors_stay_close_to_f32() {
     let src = Weights::open(&dir.join("model.safetensors")).unwrap();
     let want = pooled(
         Weights::open(&dir.join("model.safetensors")).unwrap(),
-        false,
+        Forward::Dequantised,
     );
     // Bounds: the measured minimum (in the comment) less a margin. MiniLM is 384 wide: its
     // 384-long rows fall back from Q4_K to Q4_0 (only the 1536-long ones are Q4_K).
@@ -401,24 +404,29 @@ fn minilm_sentence_vectors_stay_close_to_f32() {
         ffn,
         embeddings,
     };
+    // Measured minimum: dequantised; quantised forward; bf16 tiles (where the CPU has them).
     for (recipe, bound) in [
-        (Recipe::uniform(Format::F16), 0.999_99),         // 1.000000
-        (Recipe::uniform(Format::Bf16), 0.999_9),         // 0.999992
-        (Recipe::uniform(Format::Q8_0), 0.999),           // 0.999860; quantised forward 0.999530
-        (Recipe::uniform(Format::Q4K), 0.95),             // 0.969411
-        (q(Format::Q8_0, Some(Format::Q4K), None), 0.97), // 0.982251
-        (q(Format::Q4K, None, Some(Format::Q8_0)), 0.95), // 0.971440
-        (Recipe::uniform(Format::Q6K), 0.998),            // 0.999545; quantised forward 0.999144
-        (q(Format::Q4K, Some(Format::Q6K), None), 0.97),  // 0.985560
+        (Recipe::uniform(Format::F16), 0.999_99), // 1.000000 (f32 products on the tiles' CPUs too)
+        (Recipe::uniform(Format::Bf16), 0.999_9), // 0.999992; tiles 0.999986
+        (Recipe::uniform(Format::Q8_0), 0.999),   // 0.999860; 0.999530; tiles 0.999844
+        (Recipe::uniform(Format::Q4K), 0.95),     // 0.969411; 0.969085; tiles 0.969258
+        (q(Format::Q8_0, Some(Format::Q4K), None), 0.97), // 0.982251; 0.981847; tiles 0.982326
+        (q(Format::Q4K, None, Some(Format::Q8_0)), 0.95), // 0.971440; 0.970825; tiles 0.971392
+        (Recipe::uniform(Format::Q6K), 0.998),    // 0.999545; 0.999144; tiles 0.999531
+        (q(Format::Q4K, Some(Format::Q6K), None), 0.97), // 0.985560; 0.985393; tiles 0.985582
     ] {
         let format = recipe.name();
         let tmp = tempfile::tempdir().unwrap();
         let s = quant::convert(&src, &recipe, &tmp.path().join(recipe.file_name()), &[]).unwrap();
-        for quantized in [false, true] {
-            if quantized && !recipe.is_gguf() {
+        for path in [Forward::Dequantised, Forward::Quantised, Forward::Tiles] {
+            if path == Forward::Quantised && !recipe.is_gguf() {
                 continue;
             }
-            let got = pooled(Weights::open(&s.file).unwrap(), quantized);
+            if path == Forward::Tiles && !clamp3_model::kernels::bf16_tiles::available() {
+                eprintln!("minilm {format}: no bf16 tiles on this CPU, their row skipped");
+                continue;
+            }
+            let got = pooled(Weights::open(&s.file).unwrap(), path);
             let cos: Vec<f64> = got
                 .chunks(cfg.hidden_size)
                 .zip(want.chunks(cfg.hidden_size))
@@ -426,10 +434,10 @@ fn minilm_sentence_vectors_stay_close_to_f32() {
                 .collect();
             let min = cos.iter().copied().fold(f64::INFINITY, f64::min);
             let mean = cos.iter().sum::<f64>() / cos.len() as f64;
-            let path = if quantized {
-                "quantised forward"
-            } else {
-                "dequantised"
+            let path = match path {
+                Forward::Quantised => "quantised forward",
+                Forward::Tiles => "bf16 tiles",
+                Forward::Dequantised => "dequantised",
             };
             eprintln!(
                 "minilm {format} ({path}): {} sentences, min {min:.6}, mean {mean:.6}, {:.1} MB",
@@ -442,6 +450,17 @@ fn minilm_sentence_vectors_stay_close_to_f32() {
             );
         }
     }
+}
+
+/// How a test loads a reduced-precision model's layer products.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Forward {
+    /// Dequantised to f32 at load.
+    Dequantised,
+    /// candle's quantised product on the GGML blocks.
+    Quantised,
+    /// bf16 on the CPU's matrix tiles.
+    Tiles,
 }
 
 /// [`Weights`] behind an `Arc`, for a `VarBuilder` and a [`quant::QuantizedLoad`] at once.
@@ -493,6 +512,41 @@ fn the_quantised_forward_agrees_with_the_dequantised_weights() {
                 *min < 1.0 - 1e-12,
                 "{format} {m}: the quantised path did not run"
             );
+        }
+    }
+}
+
+/// The bf16 tile products (the default for bf16 and block-quantised models on CPUs with
+/// AMX-BF16) against the same weights dequantised to f32: close, and not identical (so the
+/// tiles ran), for every modality of the tiny model; f16 models keep f32 products.
+#[test]
+fn the_tile_forward_agrees_with_the_dequantised_weights() {
+    if !clamp3_model::kernels::bf16_tiles::available() {
+        eprintln!("skipped: no AMX-BF16 tiles on this CPU or kernel");
+        return;
+    }
+    let cfg = tiny_config();
+    let inputs = inputs(&cfg);
+    for format in [Format::F16, Format::Bf16, Format::Q8_0, Format::Q4K] {
+        let tmp = tempfile::tempdir().unwrap();
+        convert_tiny(&Recipe::uniform(format), tmp.path());
+        let _lock = MATMUL_SWITCH.lock().unwrap_or_else(|e| e.into_inner());
+        quant::set_tile_products(true);
+        let tiles = load(tmp.path());
+        quant::set_tile_products(false);
+        let plain = load(tmp.path());
+        quant::set_tile_products(true);
+        let fid = fidelity(&plain, &tiles, &inputs);
+        eprintln!("tiny {format} bf16 tiles vs dequantised: {fid:?}");
+        assert_eq!(fid.len(), 3, "all three modalities measured");
+        for (m, (min, _)) in &fid {
+            if format == Format::F16 {
+                assert!(*min > 1.0 - 1e-12, "f16 {m}: {min}, not the f32 products");
+                continue;
+            }
+            // Measured: >= 0.9999997 for every format and modality (bf16 activations).
+            assert!(*min >= 0.999_9, "{format} {m}: {min}");
+            assert!(*min < 1.0 - 1e-12, "{format} {m}: the tiles did not run");
         }
     }
 }

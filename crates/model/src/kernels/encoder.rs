@@ -31,6 +31,9 @@ pub enum WeightRef<'a> {
     /// GGML blocks `[out, in]` multiplied by candle's quantised product (the activations are
     /// quantised on the fly; `docs/quantize.md`).
     Quantized(&'a candle_core::quantized::QMatMul),
+    /// A weight rounded to bf16 and rearranged for the CPU's bf16 matrix tiles (activations
+    /// rounded to bf16 per product; [`super::bf16_tiles`]).
+    Bf16Tiles(&'a super::bf16_tiles::TileWeight),
 }
 
 /// A linear layer's weight and bias `[out]`.
@@ -68,6 +71,7 @@ impl LinearRef<'_> {
             }
             WeightRef::F32 { data, .. } => linear(out, accumulate, x, data, Threads::Pool),
             WeightRef::Quantized(q) => quantized_product(q, out, accumulate, x)?,
+            WeightRef::Bf16Tiles(w) => w.product(out, accumulate, x, Threads::Pool),
         }
         Ok(())
     }
@@ -202,6 +206,7 @@ pub fn layer_forward(
     assert_eq!(x.len(), rows * hidden, "layer: input size");
     let size = |w: WeightRef<'_>| match w {
         WeightRef::F32 { data, .. } => data.len(),
+        WeightRef::Bf16Tiles(w) => w.inputs() * w.outputs(),
         WeightRef::Quantized(q) => match q {
             candle_core::quantized::QMatMul::QTensor(t) => t.shape().elem_count(),
             candle_core::quantized::QMatMul::Tensor(t)

@@ -16,6 +16,8 @@
 //! - [`attention`]: scaled dot-product attention per (item, head) with the additive mask and
 //!   softmax fused between the two products, never materialising `[B, heads, L, L]`;
 //! - [`encoder`]: a post-LN transformer layer (BERT, XLM-R, MERT) on those pieces;
+//! - [`bf16_tiles`]: products on the CPU's bf16 matrix tiles (AMX), for reduced-precision
+//!   models;
 //! - [`pool`]: reusable buffers, so that a pass does not map fresh pages for its
 //!   intermediates;
 //! - [`conv`]: strided 1-D convolutions (MERT's feature encoder and positional convolution)
@@ -64,6 +66,7 @@ macro_rules! simd_fn {
 }
 
 pub mod attention;
+pub mod bf16_tiles;
 pub mod conv;
 pub mod encoder;
 pub mod gemm;
