@@ -463,11 +463,13 @@ fn positions_on_device(ids: &Tensor, pad: u32) -> Result<Tensor> {
     pos.to_dtype(DType::U32)
 }
 
-/// The word-embedding table: f32, or GGML blocks (or half-precision values) of which a lookup
-/// converts only the rows it reads (a quantised or half model's XLM-R vocabulary, 250k rows).
+/// The word-embedding table: f32 in memory, f32 read in place from the memory-mapped weights
+/// (CPU inference), or GGML blocks (or half-precision values); the last two convert only the
+/// rows a lookup reads (the XLM-R vocabulary has 250k rows).
 #[derive(Debug, Clone)]
 enum WordTable {
     F32(Tensor),
+    Mapped(crate::quant::MappedTable),
     Quantized(std::sync::Arc<candle_core::quantized::QTensor>),
 }
 
@@ -475,6 +477,7 @@ impl WordTable {
     fn dims(&self) -> Result<(usize, usize)> {
         match self {
             WordTable::F32(t) => t.dims2(),
+            WordTable::Mapped(m) => Ok(m.dims()),
             WordTable::Quantized(q) => q.shape().dims2(),
         }
     }
@@ -483,6 +486,11 @@ impl WordTable {
     fn lookup(&self, ids: &Tensor) -> Result<Tensor> {
         match self {
             WordTable::F32(t) => t.index_select(ids, 0),
+            WordTable::Mapped(m) => {
+                let ids = ids.to_vec1::<u32>()?;
+                let n = ids.len();
+                Tensor::from_vec(m.rows(&ids)?, (n, m.dims().1), &Device::Cpu)
+            }
             WordTable::Quantized(q) => q.embedding(ids)?.to_device(ids.device()),
         }
     }
@@ -515,6 +523,18 @@ impl Embeddings {
             &[c.vocab_size, c.hidden_size],
         )? {
             Some(WordTable::Quantized(std::sync::Arc::new(q)))
+        } else if let Some(m) = vb
+            .device()
+            .is_cpu()
+            .then(|| {
+                crate::quant::scoped_mapped_table(
+                    &format!("{}.word_embeddings.weight", vb.prefix()),
+                    &[c.vocab_size, c.hidden_size],
+                )
+            })
+            .flatten()
+        {
+            Some(WordTable::Mapped(m))
         } else {
             Some(WordTable::F32(vb.get(
                 (c.vocab_size, c.hidden_size),

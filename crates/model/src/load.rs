@@ -101,8 +101,9 @@ pub fn load_model(
     Clamp3Model::load(config, parts, vb).map_err(unwrap_weights_error)
 }
 
-/// A `VarBuilder` over `weights` and, for CPU inference from block-quantised or half-precision
-/// weights, the scope in which the encoders keep those blocks ([`crate::quant::QuantizedLoad`]).
+/// A `VarBuilder` over `weights` and, for CPU inference, the scope in which the encoders keep
+/// block-quantised or half-precision tensors in their blocks and read f32 lookup tables in
+/// place ([`crate::quant::QuantizedLoad`]).
 fn var_builder(
     weights: Weights,
     device: &Device,
@@ -111,16 +112,9 @@ fn var_builder(
     Option<crate::quant::QuantizedLoad>,
 ) {
     let weights = std::sync::Arc::new(weights);
-    use crate::weights::Dtype;
-    let quantized = device.is_cpu()
-        && weights.names().iter().any(|n| {
-            matches!(
-                weights.stored_type(n),
-                Some(crate::StoredType::Block(_))
-                    | Some(crate::StoredType::Plain(Dtype::F16 | Dtype::BF16))
-            )
-        });
-    let scope = quantized.then(|| crate::quant::QuantizedLoad::enter(weights.clone()));
+    let scope = device
+        .is_cpu()
+        .then(|| crate::quant::QuantizedLoad::enter(weights.clone()));
     let vb = candle_nn::VarBuilder::from_backend(
         Box::new(SharedWeights(weights)),
         DType::F32,

@@ -717,8 +717,9 @@ pub(crate) fn scoped_tile_format(name: &str) -> bool {
 /// While alive, the word-embedding tables (and, with [`quantized_matmul`], the transformer-layer
 /// linears) that the encoders load on this thread keep their GGML blocks when `weights` stores
 /// them so (lookups dequantise only the rows they read; products run through candle's quantised
-/// kernels); everything else loads as f32 through the `VarBuilder` as usual. For CPU inference
-/// only.
+/// kernels), f32 word-embedding tables are read in place ([`MappedTable`]), and the linears go
+/// on the bf16 tiles where [`tile_products`] says so; everything else loads as f32 through the
+/// `VarBuilder` as usual. For CPU inference only.
 pub struct QuantizedLoad {
     previous: Option<std::sync::Arc<Weights>>,
 }
@@ -745,6 +746,85 @@ pub(crate) fn scoped_block_tensor(
     expected: &[usize],
 ) -> candle_core::Result<Option<QTensor>> {
     scoped(name, expected, false)
+}
+
+/// An f32 lookup table `[rows, cols]` read in place from memory-mapped weights: a lookup
+/// copies only the rows it reads, so the table costs neither a copy at load (the XLM-R
+/// vocabulary is 768 MB in f32: most of a text model's load time went into allocating and
+/// filling it) nor resident memory beyond the rows in use (file pages, shared with the page
+/// cache). Same values as the table loaded into memory.
+#[derive(Clone)]
+pub(crate) struct MappedTable {
+    weights: std::sync::Arc<Weights>,
+    name: String,
+    rows: usize,
+    cols: usize,
+}
+
+impl std::fmt::Debug for MappedTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MappedTable")
+            .field("name", &self.name)
+            .field("rows", &self.rows)
+            .field("cols", &self.cols)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MappedTable {
+    /// `[rows, cols]`.
+    pub(crate) fn dims(&self) -> (usize, usize) {
+        (self.rows, self.cols)
+    }
+
+    /// Rows `ids` one after another (`ids.len() · cols` values); an error for an id outside
+    /// the table.
+    pub(crate) fn rows(&self, ids: &[u32]) -> candle_core::Result<Vec<f32>> {
+        let (_, _, bytes) = self
+            .weights
+            .raw(&self.name)
+            .map_err(candle_core::Error::wrap)?;
+        let width = self.cols * 4;
+        let mut out = Vec::with_capacity(ids.len() * self.cols);
+        for &id in ids {
+            let id = id as usize;
+            let Some(row) = bytes
+                .get(id * width..(id + 1) * width)
+                .filter(|_| id < self.rows)
+            else {
+                candle_core::bail!("{}: row {id} outside the {} rows", self.name, self.rows)
+            };
+            out.extend(
+                row.chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            );
+        }
+        Ok(out)
+    }
+}
+
+/// The f32 table `name` read in place ([`MappedTable`]) when a [`QuantizedLoad`] is active on
+/// this thread and its weights store `name` as plain little-endian f32 of shape `expected`;
+/// `None` otherwise (the caller loads it as usual).
+pub(crate) fn scoped_mapped_table(name: &str, expected: &[usize]) -> Option<MappedTable> {
+    if cfg!(target_endian = "big") {
+        return None;
+    }
+    let weights = LOADING.with(|l| l.borrow().clone())?;
+    let (stored, shape, bytes) = weights.raw(name).ok()?;
+    let ok = stored == StoredType::Plain(Dtype::F32)
+        && shape == expected
+        && bytes.len() == expected.iter().product::<usize>() * 4;
+    let (rows, cols) = match expected {
+        [r, c] if ok => (*r, *c),
+        _ => return None,
+    };
+    Some(MappedTable {
+        name: name.to_string(),
+        weights,
+        rows,
+        cols,
+    })
 }
 
 /// [`scoped_block_tensor`] for a lookup table: half-precision tables are kept as they are too

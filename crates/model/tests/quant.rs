@@ -550,3 +550,25 @@ fn the_tile_forward_agrees_with_the_dequantised_weights() {
         }
     }
 }
+
+/// A CPU load reads an f32 word-embedding table in place from the mapped file (no copy):
+/// the text vectors are bit for bit those of the same weights loaded into memory (a
+/// `VarBuilder` over the weights without the loading scope).
+#[test]
+fn an_f32_table_read_in_place_gives_the_loaded_tables_values() {
+    let cfg = tiny_config();
+    let texts: Vec<(String, Sequence)> = inputs(&cfg)
+        .into_iter()
+        .filter(|(m, _)| m == "text")
+        .collect();
+    assert!(!texts.is_empty());
+    let mapped = load(&tiny_dir());
+    let w = Weights::open(&tiny_dir().join("model.safetensors")).unwrap();
+    let vb = candle_nn::VarBuilder::from_backend(Box::new(w), DType::F32, Device::Cpu);
+    let in_memory = Clamp3Model::load(&cfg, Parts::ALL, vb).unwrap();
+    let refs: Vec<&Sequence> = texts.iter().map(|(_, s)| s).collect();
+    assert_eq!(
+        mapped.embed(&refs, 4).unwrap(),
+        in_memory.embed(&refs, 4).unwrap()
+    );
+}
