@@ -463,14 +463,14 @@ fn positions_on_device(ids: &Tensor, pad: u32) -> Result<Tensor> {
     pos.to_dtype(DType::U32)
 }
 
-/// The word-embedding table: f32 in memory, f32 read in place from the memory-mapped weights
-/// (CPU inference), or GGML blocks (or half-precision values); the last two convert only the
-/// rows a lookup reads (the XLM-R vocabulary has 250k rows).
+/// The word-embedding table: f32 in memory (training, other devices), or, for CPU inference,
+/// read in place from the memory-mapped weights in whatever type they store it (f32, half
+/// precision, GGML blocks), a lookup decoding only the rows it reads (the XLM-R vocabulary has
+/// 250k rows).
 #[derive(Debug, Clone)]
 enum WordTable {
     F32(Tensor),
     Mapped(crate::quant::MappedTable),
-    Quantized(std::sync::Arc<candle_core::quantized::QTensor>),
 }
 
 impl WordTable {
@@ -478,7 +478,6 @@ impl WordTable {
         match self {
             WordTable::F32(t) => t.dims2(),
             WordTable::Mapped(m) => Ok(m.dims()),
-            WordTable::Quantized(q) => q.shape().dims2(),
         }
     }
 
@@ -487,11 +486,12 @@ impl WordTable {
         match self {
             WordTable::F32(t) => t.index_select(ids, 0),
             WordTable::Mapped(m) => {
+                let ids_device = ids.device().clone();
                 let ids = ids.to_vec1::<u32>()?;
                 let n = ids.len();
-                Tensor::from_vec(m.rows(&ids)?, (n, m.dims().1), &Device::Cpu)
+                Tensor::from_vec(m.rows(&ids)?, (n, m.dims().1), &Device::Cpu)?
+                    .to_device(&ids_device)
             }
-            WordTable::Quantized(q) => q.embedding(ids)?.to_device(ids.device()),
         }
     }
 }
@@ -518,22 +518,10 @@ impl Embeddings {
     ) -> Result<Self> {
         let word = if !with_words {
             None
-        } else if let Some(q) = crate::quant::scoped_table(
+        } else if let Some(m) = crate::quant::scoped_mapped_table(
             &format!("{}.word_embeddings.weight", vb.prefix()),
             &[c.vocab_size, c.hidden_size],
         )? {
-            Some(WordTable::Quantized(std::sync::Arc::new(q)))
-        } else if let Some(m) = vb
-            .device()
-            .is_cpu()
-            .then(|| {
-                crate::quant::scoped_mapped_table(
-                    &format!("{}.word_embeddings.weight", vb.prefix()),
-                    &[c.vocab_size, c.hidden_size],
-                )
-            })
-            .flatten()
-        {
             Some(WordTable::Mapped(m))
         } else {
             Some(WordTable::F32(vb.get(

@@ -745,20 +745,24 @@ pub(crate) fn scoped_block_tensor(
     name: &str,
     expected: &[usize],
 ) -> candle_core::Result<Option<QTensor>> {
-    scoped(name, expected, false)
+    scoped(name, expected)
 }
 
-/// An f32 lookup table `[rows, cols]` read in place from memory-mapped weights: a lookup
-/// copies only the rows it reads, so the table costs neither a copy at load (the XLM-R
-/// vocabulary is 768 MB in f32: most of a text model's load time went into allocating and
-/// filling it) nor resident memory beyond the rows in use (file pages, shared with the page
-/// cache). Same values as the table loaded into memory.
+/// A lookup table `[rows, cols]` read in place from memory-mapped weights, stored as f32, f16,
+/// bf16 or GGML blocks along each row: a lookup decodes only the rows it reads, so the table
+/// costs neither a copy at load (the XLM-R vocabulary is 768 MB in f32: most of a text model's
+/// load time went into allocating and filling it; 204 MB of `Q8_0` blocks) nor resident memory
+/// beyond the rows in use (file pages, shared with the page cache). Same values as the table
+/// decoded into memory.
 #[derive(Clone)]
 pub(crate) struct MappedTable {
     weights: std::sync::Arc<Weights>,
     name: String,
     rows: usize,
     cols: usize,
+    stored: StoredType,
+    /// Bytes per row.
+    row_bytes: usize,
 }
 
 impl std::fmt::Debug for MappedTable {
@@ -784,63 +788,113 @@ impl MappedTable {
             .weights
             .raw(&self.name)
             .map_err(candle_core::Error::wrap)?;
-        let width = self.cols * 4;
-        let mut out = Vec::with_capacity(ids.len() * self.cols);
-        for &id in ids {
+        let width = self.row_bytes;
+        let row = |id: u32| -> candle_core::Result<&[u8]> {
             let id = id as usize;
-            let Some(row) = bytes
-                .get(id * width..(id + 1) * width)
-                .filter(|_| id < self.rows)
-            else {
-                candle_core::bail!("{}: row {id} outside the {} rows", self.name, self.rows)
-            };
-            out.extend(
-                row.chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-            );
+            match bytes.get(id * width..(id + 1) * width) {
+                Some(r) if id < self.rows => Ok(r),
+                _ => candle_core::bail!("{}: row {id} outside the {} rows", self.name, self.rows),
+            }
+        };
+        let mut out = Vec::with_capacity(ids.len() * self.cols);
+        match self.stored {
+            StoredType::Block(g) => {
+                // The rows' blocks side by side, decoded at once.
+                let mut blocks = Vec::with_capacity(ids.len() * width);
+                for &id in ids {
+                    blocks.extend_from_slice(row(id)?);
+                }
+                return dequantize(&blocks, g, ids.len() * self.cols);
+            }
+            StoredType::Plain(Dtype::F16) => {
+                for &id in ids {
+                    out.extend(
+                        row(id)?
+                            .chunks_exact(2)
+                            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()),
+                    );
+                }
+            }
+            StoredType::Plain(Dtype::BF16) => {
+                for &id in ids {
+                    out.extend(
+                        row(id)?
+                            .chunks_exact(2)
+                            .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()),
+                    );
+                }
+            }
+            _ => {
+                for &id in ids {
+                    out.extend(
+                        row(id)?
+                            .chunks_exact(4)
+                            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                    );
+                }
+            }
         }
         Ok(out)
     }
 }
 
-/// The f32 table `name` read in place ([`MappedTable`]) when a [`QuantizedLoad`] is active on
-/// this thread and its weights store `name` as plain little-endian f32 of shape `expected`;
-/// `None` otherwise (the caller loads it as usual).
-pub(crate) fn scoped_mapped_table(name: &str, expected: &[usize]) -> Option<MappedTable> {
-    if cfg!(target_endian = "big") {
-        return None;
-    }
-    let weights = LOADING.with(|l| l.borrow().clone())?;
-    let (stored, shape, bytes) = weights.raw(name).ok()?;
-    let ok = stored == StoredType::Plain(Dtype::F32)
-        && shape == expected
-        && bytes.len() == expected.iter().product::<usize>() * 4;
-    let (rows, cols) = match expected {
-        [r, c] if ok => (*r, *c),
-        _ => return None,
+/// The table `name` read in place ([`MappedTable`]) when a [`QuantizedLoad`] is active on this
+/// thread and its weights store `name` as f32, f16, bf16 or GGML blocks (little-endian, as
+/// every format read here is); `None` when there is no scope or another type (the caller
+/// loads it as usual); an error when its shape is not `expected` or its bytes do not match.
+pub(crate) fn scoped_mapped_table(
+    name: &str,
+    expected: &[usize],
+) -> candle_core::Result<Option<MappedTable>> {
+    let Some(weights) = LOADING.with(|l| l.borrow().clone()) else {
+        return Ok(None);
     };
-    Some(MappedTable {
+    let Ok((stored, shape, bytes)) = weights.raw(name) else {
+        // Missing: the VarBuilder reports it, naming the key.
+        return Ok(None);
+    };
+    let &[rows, cols] = expected else {
+        return Ok(None);
+    };
+    if shape != expected {
+        return Err(candle_core::Error::wrap(WeightsError::Shape {
+            path: weights.path().to_path_buf(),
+            key: name.to_string(),
+            expected: expected.to_vec(),
+            found: shape.to_vec(),
+        }));
+    }
+    let row_bytes = match stored {
+        StoredType::Plain(Dtype::F32) => cols * 4,
+        StoredType::Plain(Dtype::F16 | Dtype::BF16) => cols * 2,
+        StoredType::Block(g) if cols.is_multiple_of(g.block_size()) => {
+            cols / g.block_size() * g.type_size()
+        }
+        _ => return Ok(None),
+    };
+    if bytes.len() != rows * row_bytes {
+        candle_core::bail!(
+            "{}: tensor `{name}` holds {} bytes, not {rows} rows of {row_bytes}",
+            weights.path().display(),
+            bytes.len()
+        );
+    }
+    Ok(Some(MappedTable {
         name: name.to_string(),
-        weights,
+        weights: weights.clone(),
         rows,
         cols,
-    })
+        stored,
+        row_bytes,
+    }))
 }
 
-/// [`scoped_block_tensor`] for a lookup table: half-precision tables are kept as they are too
-/// (candle's `F16`/`BF16` "blocks" of one value), at half the memory of f32.
-pub(crate) fn scoped_table(name: &str, expected: &[usize]) -> candle_core::Result<Option<QTensor>> {
-    scoped(name, expected, true)
-}
-
-fn scoped(name: &str, expected: &[usize], half: bool) -> candle_core::Result<Option<QTensor>> {
+fn scoped(name: &str, expected: &[usize]) -> candle_core::Result<Option<QTensor>> {
     let Some(weights) = LOADING.with(|l| l.borrow().clone()) else {
         return Ok(None);
     };
     let g = match weights.stored_type(name) {
         Some(StoredType::Block(g)) => g,
-        Some(StoredType::Plain(Dtype::F16)) if half => GgmlDType::F16,
-        Some(StoredType::Plain(Dtype::BF16)) if half => GgmlDType::BF16,
         _ => return Ok(None),
     };
     let (_, shape, bytes) = weights.raw(name).map_err(candle_core::Error::wrap)?;

@@ -551,24 +551,40 @@ fn the_tile_forward_agrees_with_the_dequantised_weights() {
     }
 }
 
-/// A CPU load reads an f32 word-embedding table in place from the mapped file (no copy):
-/// the text vectors are bit for bit those of the same weights loaded into memory (a
-/// `VarBuilder` over the weights without the loading scope).
+/// A CPU load reads the word-embedding table in place from the mapped file (no copy), in
+/// whatever type the file stores it: the text vectors are bit for bit those of the same
+/// weights decoded into memory (a `VarBuilder` over the weights without the loading scope),
+/// for f32, half-precision and block-quantised tables alike (the layers' products in f32 on
+/// both sides).
 #[test]
-fn an_f32_table_read_in_place_gives_the_loaded_tables_values() {
+fn a_table_read_in_place_gives_the_decoded_tables_values() {
     let cfg = tiny_config();
     let texts: Vec<(String, Sequence)> = inputs(&cfg)
         .into_iter()
         .filter(|(m, _)| m == "text")
         .collect();
     assert!(!texts.is_empty());
-    let mapped = load(&tiny_dir());
-    let w = Weights::open(&tiny_dir().join("model.safetensors")).unwrap();
-    let vb = candle_nn::VarBuilder::from_backend(Box::new(w), DType::F32, Device::Cpu);
-    let in_memory = Clamp3Model::load(&cfg, Parts::ALL, vb).unwrap();
     let refs: Vec<&Sequence> = texts.iter().map(|(_, s)| s).collect();
-    assert_eq!(
-        mapped.embed(&refs, 4).unwrap(),
-        in_memory.embed(&refs, 4).unwrap()
-    );
+    let tmp = tempfile::tempdir().unwrap();
+    let mut dirs = vec![(Format::F32, tiny_dir())];
+    for format in [Format::F16, Format::Bf16, Format::Q8_0, Format::Q4K] {
+        let dir = tmp.path().join(format.name());
+        convert_tiny(&Recipe::uniform(format), &dir);
+        dirs.push((format, dir));
+    }
+    let _lock = MATMUL_SWITCH.lock().unwrap_or_else(|e| e.into_inner());
+    quant::set_tile_products(false);
+    for (format, dir) in &dirs {
+        let mapped = load(dir);
+        let files = ModelFiles::locate(dir).unwrap();
+        let w = Weights::open(&files.weights).unwrap();
+        let vb = candle_nn::VarBuilder::from_backend(Box::new(w), DType::F32, Device::Cpu);
+        let in_memory = Clamp3Model::load(&cfg, Parts::ALL, vb).unwrap();
+        assert_eq!(
+            mapped.embed(&refs, 4).unwrap(),
+            in_memory.embed(&refs, 4).unwrap(),
+            "{format}"
+        );
+    }
+    quant::set_tile_products(true);
 }

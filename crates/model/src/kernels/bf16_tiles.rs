@@ -79,10 +79,13 @@ impl std::fmt::Debug for TileWeight {
     }
 }
 
-/// `v` rounded to the nearest bfloat16 (ties to even), as its bits.
+/// `v` rounded to the nearest bfloat16 (ties to even), as its bits; a NaN stays a (quiet) NaN.
 #[inline(always)]
 pub fn bf16_bits(v: f32) -> u16 {
     let b = v.to_bits();
+    if v.is_nan() {
+        return ((b >> 16) as u16) | 0x0040;
+    }
     (b.wrapping_add(0x7fff + ((b >> 16) & 1)) >> 16) as u16
 }
 
@@ -145,15 +148,30 @@ impl TileWeight {
             "bf16 tile product: shapes"
         );
         assert!(x.col_stride == 1, "bf16 tile product: contiguous columns");
+        assert!(
+            (x.rows == 0 || x.cols == 0 || x.in_bounds()) && out.in_bounds(),
+            "bf16 tile product: views inside their slices"
+        );
         let m = x.rows;
         if m == 0 || self.outputs == 0 {
             return;
         }
-        assert!(
-            x.offset + (m - 1) * x.row_stride + x.cols <= x.data.len()
-                && out.offset + (m - 1) * out.row_stride + out.cols <= out.data.len(),
-            "bf16 tile product: views inside their slices"
-        );
+        if self.inputs == 0 {
+            // An empty sum.
+            if !accumulate {
+                let MatMut {
+                    data,
+                    offset,
+                    row_stride,
+                    cols,
+                    ..
+                } = out;
+                for r in 0..m {
+                    data[offset + r * row_stride..][..cols].fill(0.0);
+                }
+            }
+            return;
+        }
         #[cfg(target_arch = "x86_64")]
         self.run(out, accumulate, x, threads);
         #[cfg(not(target_arch = "x86_64"))]
@@ -486,6 +504,26 @@ mod tests {
                 }
             })
             .collect()
+    }
+
+    #[test]
+    fn an_empty_sum_is_zero_and_nan_stays_nan() {
+        assert!(f32::from_bits((bf16_bits(f32::NAN) as u32) << 16).is_nan());
+        assert!(f32::from_bits((bf16_bits(f32::from_bits(0x7fff_ffff)) as u32) << 16).is_nan());
+        assert!(f32::from_bits((bf16_bits(f32::from_bits(0x7f80_0001)) as u32) << 16).is_nan());
+        assert_eq!(bf16_bits(f32::INFINITY), 0x7f80);
+        if !available() {
+            return;
+        }
+        let w = TileWeight::pack(&[], 32, 0).expect("packs");
+        let mut out = vec![1f32; 3 * 32];
+        w.product(
+            MatMut::rows(&mut out, 3, 32),
+            false,
+            MatRef::rows(&[], 3, 0),
+            Threads::One,
+        );
+        assert!(out.iter().all(|&v| v == 0.0));
     }
 
     #[test]

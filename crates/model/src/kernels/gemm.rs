@@ -72,7 +72,7 @@ impl<'a> MatRef<'a> {
             .checked_add(self.offset)
     }
 
-    fn in_bounds(&self) -> bool {
+    pub(crate) fn in_bounds(&self) -> bool {
         self.last_index().is_some_and(|i| i < self.data.len())
     }
 }
@@ -122,7 +122,7 @@ impl<'a> MatMut<'a> {
         }
     }
 
-    fn in_bounds(&self) -> bool {
+    pub(crate) fn in_bounds(&self) -> bool {
         if self.rows == 0 || self.cols == 0 {
             return true;
         }
