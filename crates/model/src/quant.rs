@@ -806,22 +806,14 @@ impl MappedTable {
                 }
                 return dequantize(&blocks, g, ids.len() * self.cols);
             }
-            StoredType::Plain(Dtype::F16) => {
+            StoredType::Plain(d @ (Dtype::F16 | Dtype::BF16)) => {
+                let decode: fn([u8; 2]) -> f32 = if d == Dtype::F16 {
+                    |b| half::f16::from_le_bytes(b).to_f32()
+                } else {
+                    |b| half::bf16::from_le_bytes(b).to_f32()
+                };
                 for &id in ids {
-                    out.extend(
-                        row(id)?
-                            .chunks_exact(2)
-                            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()),
-                    );
-                }
-            }
-            StoredType::Plain(Dtype::BF16) => {
-                for &id in ids {
-                    out.extend(
-                        row(id)?
-                            .chunks_exact(2)
-                            .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()),
-                    );
+                    out.extend(row(id)?.chunks_exact(2).map(|b| decode([b[0], b[1]])));
                 }
             }
             _ => {
