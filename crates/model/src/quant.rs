@@ -848,14 +848,7 @@ pub(crate) fn scoped_mapped_table(
     let &[rows, cols] = expected else {
         return Ok(None);
     };
-    if shape != expected {
-        return Err(candle_core::Error::wrap(WeightsError::Shape {
-            path: weights.path().to_path_buf(),
-            key: name.to_string(),
-            expected: expected.to_vec(),
-            found: shape.to_vec(),
-        }));
-    }
+    check_shape(&weights, name, expected, shape)?;
     let row_bytes = match stored {
         StoredType::Plain(Dtype::F32) => cols * 4,
         StoredType::Plain(Dtype::F16 | Dtype::BF16) => cols * 2,
@@ -881,6 +874,24 @@ pub(crate) fn scoped_mapped_table(
     }))
 }
 
+/// An error naming the file and tensor when a scoped tensor's `shape` is not `expected`.
+fn check_shape(
+    weights: &Weights,
+    name: &str,
+    expected: &[usize],
+    shape: &[usize],
+) -> candle_core::Result<()> {
+    if shape == expected {
+        return Ok(());
+    }
+    Err(candle_core::Error::wrap(WeightsError::Shape {
+        path: weights.path().to_path_buf(),
+        key: name.to_string(),
+        expected: expected.to_vec(),
+        found: shape.to_vec(),
+    }))
+}
+
 fn scoped(name: &str, expected: &[usize]) -> candle_core::Result<Option<QTensor>> {
     let Some(weights) = LOADING.with(|l| l.borrow().clone()) else {
         return Ok(None);
@@ -890,14 +901,7 @@ fn scoped(name: &str, expected: &[usize]) -> candle_core::Result<Option<QTensor>
         _ => return Ok(None),
     };
     let (_, shape, bytes) = weights.raw(name).map_err(candle_core::Error::wrap)?;
-    if shape != expected {
-        return Err(candle_core::Error::wrap(WeightsError::Shape {
-            path: weights.path().to_path_buf(),
-            key: name.to_string(),
-            expected: expected.to_vec(),
-            found: shape.to_vec(),
-        }));
-    }
+    check_shape(&weights, name, expected, shape)?;
     let q = QTensor::new(block_storage(bytes, g)?, shape)?;
     weights.release(bytes);
     Ok(Some(q))
